@@ -1,0 +1,118 @@
+"""One Navier–Stokes trajectory from a recipe: sample, solve on the fine grid, observe coarse.
+
+``simulate_trajectory(recipe, key)`` is pure and unbatched; the generator vmaps and shards it.
+Per stored frame it returns the vorticity (and optionally velocity) on the storage grid, the
+invariants of that stored field, and health flags (finite, CFL number on the solve grid).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from neuralpde._typing import Array, Float, PRNGKeyArray
+from neuralpde.datagen.navier_stokes_recipe import (
+    EnergySpectrumField,
+    FNOForcing,
+    FNOGaussianRandomField,
+    KolmogorovForcing,
+    NavierStokesRecipe,
+    NoForcing,
+    TaylorGreenField,
+)
+from neuralpde.grid import PeriodicGrid2D
+from neuralpde.ic import energy_spectrum_field, gaussian_random_field, taylor_green
+from neuralpde.pde import NavierStokes2D, fno_forcing, kolmogorov_forcing
+from neuralpde.solvers import STEPPERS, repeat, rollout
+
+
+def solve_grid(recipe: NavierStokesRecipe) -> PeriodicGrid2D:
+    return PeriodicGrid2D(recipe.solve_resolution, recipe.domain_length)
+
+
+def store_grid(recipe: NavierStokesRecipe) -> PeriodicGrid2D:
+    return PeriodicGrid2D(recipe.store_resolution, recipe.domain_length)
+
+
+def forcing_field(recipe: NavierStokesRecipe, grid: PeriodicGrid2D, dtype):
+    forcing = recipe.forcing
+    if isinstance(forcing, FNOForcing):
+        return fno_forcing(grid, forcing.amplitude, dtype)
+    if isinstance(forcing, KolmogorovForcing):
+        return kolmogorov_forcing(grid, forcing.wavenumber, forcing.amplitude, dtype)
+    if isinstance(forcing, NoForcing):
+        return None
+    raise TypeError(f"unknown forcing {forcing!r}")
+
+
+def initial_vorticity(recipe: NavierStokesRecipe, key: PRNGKeyArray, grid: PeriodicGrid2D, dtype):
+    ic = recipe.initial_condition
+    if isinstance(ic, FNOGaussianRandomField):
+        return gaussian_random_field(key, grid, ic.alpha, ic.tau, dtype=dtype)
+    if isinstance(ic, EnergySpectrumField):
+        return energy_spectrum_field(key, grid, ic.peak_wavenumber, ic.energy, dtype)
+    if isinstance(ic, TaylorGreenField):
+        return taylor_green(grid, ic.wavenumber, ic.amplitude, dtype=dtype)
+    raise TypeError(f"unknown initial condition {ic!r}")
+
+
+def sample_viscosity(recipe: NavierStokesRecipe, key: PRNGKeyArray, dtype) -> Float[Array, ""]:
+    """Log-uniform on ``recipe.viscosity_range`` (the constant itself when the range is a point)."""
+    low, high = recipe.viscosity_range
+    if low == high:
+        return jnp.asarray(low, dtype)
+    u = jax.random.uniform(key, (), dtype)
+    return jnp.exp(jnp.log(low) + u * (jnp.log(high) - jnp.log(low))).astype(dtype)
+
+
+def trajectory_key(seed: int, split_index: int, trajectory_index) -> PRNGKeyArray:
+    """Key of one trajectory: ``fold_in(fold_in(key(seed), split), index)``.
+
+    Splits fold in different integers, so train, valid and test never share a key.
+    """
+    split_key = jax.random.fold_in(jax.random.key(seed), split_index)
+    return jax.random.fold_in(split_key, trajectory_index)
+
+
+def simulate_trajectory(recipe: NavierStokesRecipe, key: PRNGKeyArray) -> dict[str, Array]:
+    """Sample parameters and an initial condition from ``key`` and solve.
+
+    Returns a dict of arrays (``T = recipe.n_frames``, ``M = recipe.store_resolution``):
+        ``vorticity (T, M, M)``, ``velocity (T, M, M, 2)`` if stored, ``energy (T,)``
+        ``= ⟨|u|²⟩/2``, ``enstrophy (T,)`` ``= ⟨ω²⟩/2``, ``mean_vorticity (T,)``, ``viscosity ()``,
+        ``cfl (T,)`` on the solve grid, ``finite (T,)``.
+    """
+    dtype = jnp.dtype(recipe.dtype)
+    grid, coarse = solve_grid(recipe), store_grid(recipe)
+    ic_key, parameter_key = jax.random.split(key)
+    viscosity = sample_viscosity(recipe, parameter_key, dtype)
+    pde = NavierStokes2D(grid, viscosity, recipe.drag, forcing_field(recipe, grid, dtype), dtype)
+    coarse_pde = NavierStokes2D(coarse, viscosity, recipe.drag, None, dtype)
+    step = STEPPERS[recipe.stepper](pde, recipe.dt)
+
+    def observe(w_hat):
+        stored_hat = grid.truncate(w_hat, coarse.n)
+        vorticity = coarse.to_physical(stored_hat)
+        psi_hat = coarse_pde.stream_function(stored_hat)
+        frame = {
+            "vorticity": vorticity,
+            "energy": 0.5 * coarse.mean_product(stored_hat, psi_hat),
+            "enstrophy": 0.5 * coarse.mean_product(stored_hat, stored_hat),
+            "mean_vorticity": jnp.real(stored_hat[0, 0]) / coarse.n**2,
+            "cfl": pde.max_speed(w_hat) * recipe.dt / grid.dx,
+            "finite": jnp.all(jnp.isfinite(vorticity)),
+        }
+        if recipe.store_velocity:
+            velocity = coarse.to_physical(jnp.stack(coarse_pde.velocity(stored_hat)))
+            frame["velocity"] = jnp.moveaxis(velocity, 0, -1)
+        return frame
+
+    w_hat = grid.to_spectral(initial_vorticity(recipe, ic_key, grid, dtype))
+    if recipe.burn_in_steps:
+        w_hat = repeat(step, recipe.burn_in_steps)(w_hat)
+    frames = rollout(
+        repeat(step, recipe.steps_per_frame), recipe.n_frames - 1, include_init=True,
+        observe=observe,
+    )(w_hat)
+    frames["viscosity"] = viscosity
+    return frames

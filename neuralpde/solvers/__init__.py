@@ -1,0 +1,24 @@
+"""Generic time steppers over a PDE's linear and nonlinear parts, and the shared rollout."""
+
+from neuralpde.solvers._base import AbstractStepper, SemiLinearPDE
+from neuralpde.solvers.etdrk2 import ETDRK2
+from neuralpde.solvers.etdrk4 import ETDRK4
+from neuralpde.solvers.fno_crank_nicolson import FNOCrankNicolson
+from neuralpde.solvers.rollout import repeat, rollout
+
+STEPPERS: dict[str, type[AbstractStepper]] = {
+    "fno_crank_nicolson": FNOCrankNicolson,
+    "etdrk2": ETDRK2,
+    "etdrk4": ETDRK4,
+}
+
+__all__ = [
+    "ETDRK2",
+    "ETDRK4",
+    "STEPPERS",
+    "AbstractStepper",
+    "FNOCrankNicolson",
+    "SemiLinearPDE",
+    "repeat",
+    "rollout",
+]

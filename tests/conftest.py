@@ -1,0 +1,11 @@
+"""Strict test environment: float64 available everywhere, so that accidental upcasts show."""
+
+import os
+
+# Four host devices for the sharding tests; set before JAX initialises its backends.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
