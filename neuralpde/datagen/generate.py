@@ -1,0 +1,272 @@
+"""``generate(recipe, out)``: sample, solve and write every split, sharded, bounded, resumable.
+
+Trajectory ``i`` of split ``s`` is simulated from ``fold_in(fold_in(key(seed), s), i)``, so its
+data do not depend on the chunking, the device count or an interruption. Chunks of
+``chunk_size`` trajectories (rounded up to a multiple of the device count) run as one jitted,
+vmapped call whose batch axis is sharded over a ``data`` mesh of the local devices. Each
+finished chunk is saved atomically under ``<dataset>/.partial/``; once a split is complete its
+chunks are assembled into the final HDF5 file by the atomic writer, and the partial folder goes.
+Only finished chunks are ever on disk, so an interrupted run resumes with ``resume=True`` and
+yields bit-identical data. Only ``chunk_size`` trajectories are ever held in memory.
+
+Multi-host (``jax.distributed``): each process generates every ``process_count``-th chunk on its
+own devices and writes its own file ``<dataset>_<split>_p<process>.hdf5``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from neuralpde._provenance import git_revision, package_version
+from neuralpde.config import to_yaml
+from neuralpde.datagen.navier_stokes import simulate_trajectory, trajectory_key
+from neuralpde.datagen.navier_stokes_recipe import SPLITS, NavierStokesRecipe
+from neuralpde.io import FileLayout, TrajectoryFileWriter, validate
+from neuralpde.io.writer import raise_if_disk_full
+
+FIELDS = {"vorticity": 0, "velocity": 1}
+TIME_SERIES = ("energy", "enstrophy", "mean_vorticity")
+
+
+class GenerationError(RuntimeError):
+    """Generation cannot start or go on; the message says why and what to do."""
+
+
+class BlowUpError(GenerationError):
+    """A trajectory produced NaN/Inf or exceeded the CFL limit."""
+
+
+@dataclass
+class GenerationReport:
+    files: list[Path] = field(default_factory=list)
+    trajectories: int = 0
+    seconds_solving: float = 0.0
+    seconds_writing: float = 0.0
+    compile_seconds: float = 0.0
+
+
+def dataset_directory(out: str | Path, recipe: NavierStokesRecipe) -> Path:
+    return Path(out) / recipe.name
+
+
+def split_file(out: str | Path, recipe: NavierStokesRecipe, split: str) -> Path:
+    suffix = f"_p{jax.process_index():03d}" if jax.process_count() > 1 else ""
+    return dataset_directory(out, recipe) / "data" / split / f"{recipe.name}_{split}{suffix}.hdf5"
+
+
+def generate(
+    recipe: NavierStokesRecipe,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    devices: list | None = None,
+    progress: bool = True,
+) -> GenerationReport:
+    """Generate all splits of ``recipe`` under ``out/<recipe.name>/``.
+
+    Args:
+        recipe: the dataset recipe.
+        out: root directory; created if missing.
+        resume: continue an interrupted run (the recipe must be identical).
+        devices: devices to shard over (default: all local devices).
+        progress: show a progress bar.
+
+    Returns:
+        A :class:`GenerationReport` with the files written and where the time went.
+
+    Raises:
+        GenerationError: unwritable output, existing data, a recipe mismatch on resume, or a
+            blow-up (:class:`BlowUpError`, naming the split, trajectory and time).
+    """
+    dataset = dataset_directory(out, recipe)
+    partial = dataset / ".partial"
+    _prepare(dataset, partial, recipe, resume)
+    devices = devices if devices is not None else jax.local_devices()
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
+    batch = -(-recipe.chunk_size // len(devices)) * len(devices)
+    solve = _compiled_solver(recipe, mesh)
+    report = GenerationReport()
+    for split_index, split in enumerate(SPLITS):
+        count = recipe.splits.counts()[split]
+        if count == 0:
+            continue
+        final = split_file(out, recipe, split)
+        if final.exists():
+            continue  # finished earlier (only reachable with resume=True)
+        chunk_dir = partial / split
+        chunk_dir.mkdir(parents=True, exist_ok=True)
+        starts = list(range(0, count, batch))[jax.process_index() :: jax.process_count()]
+        bar = tqdm(total=count, desc=f"{recipe.name}/{split}", disable=not progress, unit="traj")
+        for start in starts:
+            chunk_file = chunk_dir / f"chunk_{start:08d}.npz"
+            size = min(batch, count - start)
+            if not chunk_file.exists():
+                t0 = time.perf_counter()
+                indices = np.arange(start, start + batch, dtype=np.uint32)
+                arrays = jax.device_get(solve(split_index, indices))
+                report.seconds_solving += time.perf_counter() - t0
+                arrays = {k: v[:size] for k, v in arrays.items()}
+                _check_health(recipe, split, indices[:size], arrays)
+                t0 = time.perf_counter()
+                _save_chunk(chunk_file, arrays, indices[:size])
+                report.seconds_writing += time.perf_counter() - t0
+            bar.update(size)
+        bar.close()
+        t0 = time.perf_counter()
+        mine = sum(min(batch, count - s) for s in starts)
+        report.files.append(_assemble(recipe, split, final, chunk_dir, starts, mine))
+        report.seconds_writing += time.perf_counter() - t0
+        report.trajectories += mine
+        shutil.rmtree(chunk_dir)
+    with contextlib.suppress(OSError):
+        shutil.rmtree(partial)
+    report.compile_seconds = solve.compile_seconds
+    return report
+
+
+def _prepare(dataset: Path, partial: Path, recipe: NavierStokesRecipe, resume: bool) -> None:
+    try:
+        dataset.mkdir(parents=True, exist_ok=True)
+        probe = dataset / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise GenerationError(f"cannot write to output directory {dataset}: {error}") from error
+    snapshot = partial / "recipe.yaml"
+    recipe_text = to_yaml(recipe)
+    finished = list((dataset / "data").glob("*/*.hdf5"))
+    if not resume:
+        if partial.exists():
+            raise GenerationError(
+                f"{partial} holds an interrupted generation: rerun with --resume to finish it, "
+                "or delete that folder to start over"
+            )
+        if finished:
+            raise GenerationError(
+                f"{dataset} already holds data ({finished[0].name}); pass --resume to complete "
+                "it, or choose another --out"
+            )
+    elif snapshot.exists() and snapshot.read_text() != recipe_text:
+        raise GenerationError(
+            f"cannot resume: the recipe differs from the one in {snapshot}; resume with the same "
+            "recipe and overrides, or delete the partial folder"
+        )
+    elif not snapshot.exists() and (dataset / "recipe.yaml").exists() and (
+        (dataset / "recipe.yaml").read_text() != recipe_text
+    ):
+        raise GenerationError(f"cannot resume: {dataset / 'recipe.yaml'} holds another recipe")
+    partial.mkdir(exist_ok=True)
+    snapshot.write_text(recipe_text)
+    (dataset / "recipe.yaml").write_text(recipe_text)
+
+
+class _CompiledSolver:
+    """``(split, indices) -> outputs`` jitted over a batch sharded on the mesh's ``data`` axis."""
+
+    def __init__(self, recipe: NavierStokesRecipe, mesh: jax.sharding.Mesh):
+        self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+        def batch(split_index, indices):
+            def one(index):
+                return simulate_trajectory(recipe, trajectory_key(recipe.seed, split_index, index))
+
+            return jax.vmap(one)(indices)
+
+        self.function = jax.jit(batch, in_shardings=(replicated, self.sharding),
+                                out_shardings=self.sharding)
+        self.compiled = None
+        self.compile_seconds = 0.0
+
+    def __call__(self, split_index: int, indices: np.ndarray) -> dict[str, jax.Array]:
+        split = np.asarray(split_index, np.uint32)
+        if self.compiled is None:
+            t0 = time.perf_counter()
+            self.compiled = self.function.lower(split, indices).compile()
+            self.compile_seconds = time.perf_counter() - t0
+        return self.compiled(split, jax.device_put(indices, self.sharding))
+
+
+def _compiled_solver(recipe, mesh) -> _CompiledSolver:
+    return _CompiledSolver(recipe, mesh)
+
+
+def _check_health(recipe, split, indices, arrays) -> None:
+    bad = ~arrays["finite"] | (arrays["cfl"] > recipe.cfl_max)
+    if not bad.any():
+        return
+    row, frame = np.argwhere(bad)[0]
+    t = recipe.frame_times()[frame]
+    cfl = arrays["cfl"][row, frame]
+    reason = "NaN or Inf in the vorticity" if not arrays["finite"][row, frame] else (
+        f"CFL number {cfl:.3g} exceeds cfl_max={recipe.cfl_max}"
+    )
+    raise BlowUpError(
+        f"{recipe.name}: blow-up in {split} trajectory {int(indices[row])} at t={t:.6g}: "
+        f"{reason}. Reduce dt (now {recipe.dt}) or raise the resolution; no finished file was "
+        "written for this split"
+    )
+
+
+def _save_chunk(path: Path, arrays: dict[str, np.ndarray], indices: np.ndarray) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, trajectory_index=indices.astype(np.int64), **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise_if_disk_full(error, path, "a chunk (finished chunks are kept; free space and "
+                           "rerun with --resume)")
+        raise
+
+
+def _layout(recipe: NavierStokesRecipe, split: str, count: int) -> FileLayout:
+    n = recipe.store_resolution
+    coordinate = np.arange(n) * (recipe.domain_length / n)
+    low, high = recipe.viscosity_range
+    return FileLayout(
+        dataset_name=recipe.name,
+        n_trajectories=count,
+        time=np.asarray(recipe.frame_times()),
+        coordinates={"x": coordinate, "y": coordinate},
+        boundary_types={"x": "PERIODIC", "y": "PERIODIC"},
+        fields={k: v for k, v in FIELDS.items() if k == "vorticity" or recipe.store_velocity},
+        sample_scalars=("viscosity",),
+        time_series=TIME_SERIES,
+        constants={"drag": recipe.drag, "domain_length": recipe.domain_length},
+        provenance={
+            "config": to_yaml(recipe),
+            "seed": recipe.seed,
+            "split": split,
+            "package_version": package_version(),
+            "git_revision": git_revision(),
+            "generator": "neuralpde.datagen.generate",
+        },
+    )
+
+
+def _assemble(recipe, split, final: Path, chunk_dir: Path, starts, count) -> Path:
+    layout = _layout(recipe, split, count)
+    offset = 0
+    with TrajectoryFileWriter(final, layout) as writer:
+        for start in starts:
+            with np.load(chunk_dir / f"chunk_{start:08d}.npz") as chunk:
+                arrays = {k: chunk[k] for k in (*layout.fields, "viscosity", *TIME_SERIES,
+                                                "trajectory_index")}
+            writer.write(offset, arrays)
+            offset += len(arrays["trajectory_index"])
+    validate(final)
+    return final
