@@ -11,7 +11,7 @@ import neuralpde
 
 @functools.cache
 def git_revision() -> str:
-    """``HEAD`` of the source checkout, with ``+dirty`` for uncommitted changes; else ``unknown``."""
+    """``HEAD`` of the source checkout (``+dirty`` if changed), or ``unknown``."""
     source = Path(neuralpde.__file__).resolve().parent
     try:
         revision = subprocess.run(

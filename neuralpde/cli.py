@@ -49,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         _use_every_core()
     from neuralpde.config import ConfigError
     from neuralpde.datagen import GenerationError
-    from neuralpde.io import CorruptFileError, ValidationError
+    from neuralpde.io import CorruptFileError, DiskFullError, ValidationError
 
     try:
         return _run(args)
-    except (ConfigError, GenerationError, ValidationError, CorruptFileError,
+    except (ConfigError, GenerationError, ValidationError, CorruptFileError, DiskFullError,
             FileNotFoundError) as error:
         print(f"neuralpde {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -144,5 +144,7 @@ def apply_overrides(config: C, overrides: list[str]) -> C:
         if not isinstance(node, dict) or (parts[-1] not in node and parts[-1] != "kind"):
             known = sorted(node) if isinstance(node, dict) else []
             raise ConfigError(f"override {item!r}: unknown key {parts[-1]!r}; known: {known}")
+        if parts[-1] == "kind" and node.get("kind") != value:
+            node.clear()  # another kind has other parameters: start from its defaults
         node[parts[-1]] = value
     return from_dict(type(config), data)

@@ -236,7 +236,6 @@ def _save_chunk(path: Path, arrays: dict[str, np.ndarray], indices: np.ndarray) 
 def _layout(recipe: NavierStokesRecipe, split: str, count: int) -> FileLayout:
     n = recipe.store_resolution
     coordinate = np.arange(n) * (recipe.domain_length / n)
-    low, high = recipe.viscosity_range
     return FileLayout(
         dataset_name=recipe.name,
         n_trajectories=count,

@@ -1,0 +1,870 @@
+"""Benchmark of the 2D Navier–Stokes pseudo-spectral solver, with exponax and jax-cfd as peers.
+
+Four sections, each printing a table of medians taken after warm-up (compile time apart):
+
+1. ``per-step``: ms per step and grid points × steps per second for our three steppers and for
+   the peers' steppers, plus the time of the FFTs alone of one of our steps.
+2. ``accuracy``: wall time of one trajectory of the ``ns2d-fno-nu1e-3`` setting at a relative
+   L² error ≤ 1e-4 against a converged float64 reference, at each solver's largest time step
+   from a halving sequence that meets the tolerance.
+3. ``scaling``: throughput of a batched ETDRK4 run on one XLA CPU device against two host
+   devices with the batch sharded over a ``data`` mesh axis (each in its own subprocess).
+4. ``hdf5``: the share of ``neuralpde.datagen.generate`` wall time spent writing.
+
+The peers (the ``bench`` extra: ``exponax``, ``jax-cfd``) are optional: without them their rows
+say "not installed". Every peer solves the same equation as ours; see ``README.md`` beside this
+file for the conventions that have to be matched and how that is verified.
+
+Run ``python benchmarks/ns2d_solver.py --help`` for the options, ``--quick`` for a fast subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neuralpde.grid import PeriodicGrid2D
+from neuralpde.ic import gaussian_random_field
+from neuralpde.pde import NavierStokes2D, fno_forcing
+from neuralpde.solvers import STEPPERS, repeat, rollout
+
+# The ns2d-fno-nu1e-3 setting (Li et al. 2021): unit torus, ν = 1e-3, no drag, FNO forcing.
+DOMAIN_LENGTH = 1.0
+VISCOSITY = 1e-3
+DRAG = 0.0
+FORCING_AMPLITUDE = 0.1
+
+SpectralState = jax.Array
+Step = Callable[[SpectralState], SpectralState]
+
+
+# --------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """Compile time of one jitted call and the median of its timed runs after a warm-up."""
+
+    compile_seconds: float
+    median_seconds: float
+    runs: int
+
+
+def time_jitted(function: Callable, *args, repeats: int = 5, budget_seconds: float = 60.0,
+                in_shardings=None, out_shardings=None) -> tuple[Timing, object]:
+    """Compile ``function`` for ``args``, warm it up once, and time ``repeats`` calls.
+
+    The warm-up run also sets the number of timed runs: ``repeats``, but at least 3 and no more
+    than fit into ``budget_seconds``.
+
+    Returns:
+        The timing and the output of the last call.
+    """
+    shardings = {}
+    if in_shardings is not None:
+        shardings["in_shardings"] = in_shardings
+    if out_shardings is not None:
+        shardings["out_shardings"] = out_shardings
+    jitted = jax.jit(function, **shardings)
+    start = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    out = jax.block_until_ready(compiled(*args))
+    warm_up = time.perf_counter() - start
+    runs = max(3, min(repeats, int(budget_seconds / max(warm_up, 1e-9))))
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = jax.block_until_ready(compiled(*args))
+        samples.append(time.perf_counter() - start)
+    return Timing(compile_seconds, statistics.median(samples), runs), out
+
+
+def machine_load() -> str:
+    """The 1-minute load average and the busiest other processes, to judge timing noise."""
+    load = os.getloadavg()[0]
+    busy = []
+    try:
+        listing = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], check=True,
+                                 capture_output=True, text=True).stdout.splitlines()[1:]
+        for line in listing:
+            pid, cpu, command = line.split(None, 2)
+            if int(pid) != os.getpid() and float(cpu) >= 20:
+                busy.append(f"{command[:60]} ({cpu}% CPU)")
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        pass
+    others = "; other busy processes: " + ", ".join(busy[:3]) if busy else ""
+    return f"load average {load:.2f} on {os.cpu_count()} cores{others}"
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]],
+                notes: Sequence[str] = ()) -> None:
+    """Print a plain-text table with right-aligned columns."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    line = "  ".join("-" * w for w in widths)
+    print(f"\n## {title}\n")
+    for index, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                        enumerate(zip(row, widths, strict=True))))
+        if index == 0:
+            print(line)
+    for note in notes:
+        print(f"  {note}")
+    sys.stdout.flush()
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """Format a number to ``digits`` significant figures ("-" for None)."""
+    if value is None:
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+# --------------------------------------------------------------------------------------------
+# The problem and the solvers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The FNO-forced Navier–Stokes problem on an ``n × n`` grid in one working dtype."""
+
+    n: int
+    dtype: object = jnp.float32
+
+    @property
+    def grid(self) -> PeriodicGrid2D:
+        return PeriodicGrid2D(self.n, DOMAIN_LENGTH)
+
+    def forcing(self) -> jax.Array:
+        """The vorticity forcing ``0.1 (sin 2π(x+y) + cos 2π(x+y))`` on the grid."""
+        return fno_forcing(self.grid, FORCING_AMPLITUDE, self.dtype)
+
+    def pde(self) -> NavierStokes2D:
+        return NavierStokes2D(self.grid, VISCOSITY, DRAG, self.forcing(), self.dtype)
+
+    def dealias_mask(self) -> jax.Array:
+        return self.grid.dealias_mask(self.dtype)
+
+    def initial_spectra(self, batch: int, seed: int = 0, project: bool = False) -> jax.Array:
+        """``batch`` FNO Gaussian-random-field vorticities as spectra ``(batch, n, n//2+1)``.
+
+        With ``project`` they are restricted to the 2/3-rule modes, so that solvers that dealias
+        the state before the product (exponax) or treat the Nyquist mode differently (jax-cfd)
+        integrate exactly the same semi-discrete system as ours.
+        """
+        keys = jax.random.split(jax.random.key(seed), batch)
+        fields = jax.vmap(lambda k: gaussian_random_field(k, self.grid, dtype=self.dtype))(keys)
+        spectra = jnp.fft.rfft2(fields)
+        return spectra * self.dealias_mask() if project else spectra
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A stepper factory ``(problem, dt) -> step`` on one unbatched spectrum ``(n, n//2+1)``.
+
+    Attributes:
+        name: label in the tables.
+        make: builds the step function.
+        nonlinear_evaluations: evaluations of the advection term per step.
+        ffts_per_step: real 2D FFTs (of size ``n²``) per step.
+        counterpart: our solver of the same kind, for the peer/ours ratios.
+        available: ``False`` when the peer package is not installed.
+    """
+
+    name: str
+    make: Callable[[Problem, float], Step]
+    nonlinear_evaluations: int
+    ffts_per_step: int
+    counterpart: str
+    available: bool = True
+
+
+def neuralpde_solver(stepper: str, label: str) -> Solver:
+    """One of our steppers: ``etdrk4``, ``etdrk2`` or ``fno_crank_nicolson``."""
+    evaluations = STEPPERS[stepper].nonlinear_evaluations
+    return Solver(label, lambda problem, dt: STEPPERS[stepper](problem.pde(), dt),
+                  evaluations, 5 * evaluations, label)
+
+
+def package_available(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+@functools.cache
+def _exponax_forced_stepper_class():
+    """exponax's ``NavierStokesVorticity`` with a constant vorticity forcing added to ``N``.
+
+    exponax 0.2 has no forced vorticity stepper except the Kolmogorov one, which adds its
+    injection to the nonlinear term; this subclass adds the FNO forcing the same way, so that
+    the ETDRK scheme is exponax's own and the forcing enters as in ours (``N = −u·∇ω + f``).
+    """
+    import exponax
+    from exponax.nonlin_fun import VorticityConvection2d
+
+    class ForcedVorticityConvection2d(VorticityConvection2d):
+        forcing_hat: jax.Array
+
+        def __init__(self, *args, forcing_hat, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.forcing_hat = forcing_hat
+
+        def __call__(self, u_hat):
+            return super().__call__(u_hat) + self.forcing_hat
+
+    class ForcedNavierStokesVorticity(exponax.stepper.NavierStokesVorticity):
+        forcing_hat: jax.Array
+
+        def __init__(self, *args, forcing_hat, **kwargs):
+            self.forcing_hat = forcing_hat  # read by _build_nonlinear_fun during __init__
+            super().__init__(*args, **kwargs)
+
+        def _build_nonlinear_fun(self, derivative_operator):
+            return ForcedVorticityConvection2d(
+                self.num_spatial_dims,
+                self.num_points,
+                convection_scale=self.vorticity_convection_scale,
+                derivative_operator=derivative_operator,
+                dealiasing_fraction=self.dealiasing_fraction,
+                forcing_hat=self.forcing_hat,
+            )
+
+    return ForcedNavierStokesVorticity
+
+
+def exponax_dealiasing_fraction(n: int) -> float:
+    """The exponax fraction whose mask keeps ``|m| < n/3`` per axis, as ours does.
+
+    exponax keeps ``|m| ≤ fraction·(n/2) − 1``; its default 2/3 keeps one mode fewer per axis.
+    """
+    kept = (n - 1) // 3  # the largest |m| with |m| < n/3
+    return (kept + 1) / (n // 2)
+
+
+def exponax_step(problem: Problem, dt: float, order: int, matched: bool = True) -> Step:
+    """exponax's ETDRK stepper of ``order`` on our equation, as a map of ``(n, n//2+1)`` spectra.
+
+    exponax's velocity is ``(∂_y Δ⁻¹ω, −∂_x Δ⁻¹ω)``, the opposite of ours (``ψ = −Δ⁻¹ω``), so
+    its advection has the other sign: ``vorticity_convection_scale = −1`` gives our equation.
+    Its drag enters as ``+λω`` (ours ``−αω``). ``matched=False`` keeps exponax's default
+    convection sign and dealiasing fraction, to show what they change.
+    """
+    forced = _exponax_forced_stepper_class()
+    stepper = forced(
+        2, DOMAIN_LENGTH, problem.n, dt,
+        diffusivity=VISCOSITY,
+        drag=-DRAG,
+        vorticity_convection_scale=-1.0 if matched else 1.0,
+        dealiasing_fraction=exponax_dealiasing_fraction(problem.n) if matched else 2 / 3,
+        order=order,
+        forcing_hat=jnp.fft.rfft2(problem.forcing())[None],
+    )
+    return lambda state: stepper.step_fourier(state[None])[0]
+
+
+class _GridArrayLike:
+    """The one attribute (``data``) that jax-cfd's spectral ``NavierStokes2D`` reads."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def jax_cfd_step(problem: Problem, dt: float, matched: bool = True) -> Step:
+    """jax-cfd's ``crank_nicolson_rk4`` on its spectral ``NavierStokes2D`` with our forcing.
+
+    jax-cfd takes the forcing as a velocity field ``F`` and adds ``curl F``; with
+    ``F = (−G, G)``, ``G = A L (sin φ − cos φ)/(4π)``, ``φ = 2π(x+y)/L``, ``curl F = ∂_x G + ∂_y G``
+    is the FNO vorticity forcing (sampled on our grid points ``x_i = i L/n``). Its velocity and
+    curl conventions are ours. Its brick-wall 2/3 filter keeps the rows ``m_x ∈ [−n/3, n/3)``,
+    one fewer than ours; ``matched=True`` replaces it by our mask.
+    """
+    import jax_cfd.base.grids as cfd_grids
+    from jax_cfd.spectral import equations, time_stepping
+
+    x, y = problem.grid.coordinates(problem.dtype)
+    phase = 2 * jnp.pi * (x + y) / DOMAIN_LENGTH
+    potential = FORCING_AMPLITUDE * DOMAIN_LENGTH * (jnp.sin(phase) - jnp.cos(phase)) / (4 * jnp.pi)
+    velocity_forcing = (_GridArrayLike(-potential), _GridArrayLike(potential))
+
+    def forcing_fn(grid):
+        return lambda velocity: velocity_forcing
+
+    n = problem.n
+    grid = cfd_grids.Grid((n, n), domain=((0, DOMAIN_LENGTH), (0, DOMAIN_LENGTH)))
+    equation = equations.NavierStokes2D(VISCOSITY, grid, drag=DRAG, smooth=True,
+                                        forcing_fn=forcing_fn)
+    if matched:
+        equation.filter_ = problem.dealias_mask()
+    return time_stepping.crank_nicolson_rk4(equation, dt)
+
+
+def all_solvers() -> list[Solver]:
+    """Ours, then the peers (marked unavailable where their package is missing)."""
+    has_exponax, has_cfd = package_available("exponax"), package_available("jax_cfd")
+    return [
+        neuralpde_solver("etdrk4", "neuralpde ETDRK4"),
+        neuralpde_solver("etdrk2", "neuralpde ETDRK2"),
+        neuralpde_solver("fno_crank_nicolson", "neuralpde FNO-CN"),
+        Solver("exponax ETDRK4", functools.partial(exponax_step, order=4), 4, 20,
+               "neuralpde ETDRK4", has_exponax),
+        Solver("exponax ETDRK2", functools.partial(exponax_step, order=2), 2, 10,
+               "neuralpde ETDRK2", has_exponax),
+        # 5 stages × (4 inverse + 1 forward FFT + 2 FFTs of the velocity forcing).
+        Solver("jax-cfd CN-RK4", jax_cfd_step, 5, 35, "neuralpde ETDRK4", has_cfd),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Per step
+# --------------------------------------------------------------------------------------------
+
+
+def fft_only_steps(problem: Problem, nonlinear_evaluations: int, steps: int) -> Step:
+    """``steps`` steps' worth of our FFTs alone, on one spectrum (vmap it for a batch).
+
+    Per nonlinear evaluation ``NavierStokes2D.nonlinear`` makes one ``irfft2`` of a stack of four
+    spectra and one ``rfft2`` of one field; this does the same with a minimal glue (stack four
+    copies, add the four fields), so that the FFTs are chained and cannot be elided.
+    """
+    grid = problem.grid
+
+    def evaluation(state):
+        fields = grid.to_physical(jnp.stack([state, state, state, state]))
+        return jnp.fft.rfft2(0.25 * jnp.sum(fields, axis=0))
+
+    def one_step(_, state):
+        for _ in range(nonlinear_evaluations):
+            state = evaluation(state)
+        return state
+
+    return lambda state: jax.lax.fori_loop(0, steps, one_step, state)
+
+
+@dataclass
+class StepResult:
+    solver: str
+    n: int
+    batch: int
+    compile_seconds: float | None = None
+    ms_per_step: float | None = None
+    points_steps_per_second: float | None = None
+    fft_only_ms_per_step: float | None = None
+    note: str = ""
+
+
+def bench_per_step(sizes: Sequence[int], batches: Sequence[int], steps_per_call: int,
+                   repeats: int, dt: float) -> list[StepResult]:
+    """Section 1: time ``steps_per_call`` steps per jitted, vmapped call; median of ``repeats``."""
+    results = []
+    fft_cache: dict[tuple[int, int, int], float] = {}
+    for n in sizes:
+        problem = Problem(n)
+        for batch in batches:
+            state = problem.initial_spectra(batch)
+            for solver in all_solvers():
+                result = StepResult(solver.name, n, batch)
+                results.append(result)
+                if not solver.available:
+                    result.note = "not installed"
+                    continue
+                step = solver.make(problem, dt)
+                timing, out = time_jitted(jax.vmap(repeat(step, steps_per_call)), state,
+                                          repeats=repeats)
+                if not bool(jnp.all(jnp.isfinite(out))):
+                    result.note = "non-finite output"
+                result.compile_seconds = timing.compile_seconds
+                result.ms_per_step = 1e3 * timing.median_seconds / steps_per_call
+                result.points_steps_per_second = (
+                    batch * n * n * steps_per_call / timing.median_seconds
+                )
+                if solver.name.startswith("neuralpde"):
+                    key = (n, batch, solver.nonlinear_evaluations)
+                    if key not in fft_cache:
+                        kernel = jax.vmap(fft_only_steps(problem, key[2], steps_per_call))
+                        fft_timing, _ = time_jitted(kernel, state, repeats=repeats)
+                        fft_cache[key] = 1e3 * fft_timing.median_seconds / steps_per_call
+                    result.fft_only_ms_per_step = fft_cache[key]
+    return results
+
+
+def report_per_step(results: list[StepResult], steps_per_call: int, repeats: int) -> None:
+    by_key = {(r.solver, r.n, r.batch): r for r in results}
+    counterpart = {s.name: s.counterpart for s in all_solvers()}
+    rows = []
+    for r in results:
+        if r.ms_per_step is None:
+            rows.append([r.solver, f"{r.n}²", r.batch, "-", "-", "-", "-", "-", "-", r.note])
+            continue
+        mine = by_key.get((counterpart[r.solver], r.n, r.batch))
+        ratio = r.ms_per_step / mine.ms_per_step if mine and mine.ms_per_step else None
+        fft_ratio = r.ms_per_step / r.fft_only_ms_per_step if r.fft_only_ms_per_step else None
+        rows.append([
+            r.solver, f"{r.n}²", r.batch, fmt(r.compile_seconds, 2), fmt(r.ms_per_step),
+            fmt(r.points_steps_per_second / 1e6), fmt(ratio) if r.solver != counterpart[
+                r.solver] else "1", fmt(r.fft_only_ms_per_step), fmt(fft_ratio), r.note,
+        ])
+    print_table(
+        "1. Per step (float32; median after warm-up)",
+        ["solver", "grid", "batch", "compile s", "ms/step", "Mpt·step/s", "÷ ours",
+         "FFT-only ms", "step ÷ FFT", "note"],
+        rows,
+        [f"{steps_per_call} steps per jitted call (fori_loop), vmapped over the batch; median of "
+         f"{repeats} calls.",
+         "÷ ours: time per step over our stepper of the same kind (exponax ETDRKk vs our "
+         "ETDRKk, jax-cfd CN-RK4 vs our ETDRK4); > 1 means ours is faster.",
+         "FFT-only: the same rfft2/irfft2 calls and batched shapes as one of our steps, alone "
+         "(ETDRK4 4×5, ETDRK2 2×5, FNO-CN 1×5 FFTs).",
+         f"During this section: {machine_load()}."],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Fixed accuracy
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AccuracySetting:
+    n: int = 64
+    horizon: float = 50.0
+    frame_interval: float = 1.0
+    tolerance: float = 1e-4
+    dt_start: float = 0.1
+    max_steps: int = 2**22
+    reference_dt: float = 0.1 / 2**6
+    seed: int = 0
+
+    def steps(self, dt: float) -> tuple[int, int]:
+        """(steps per frame, number of frames after the initial one) for ``dt``."""
+        per_frame = round(self.frame_interval / dt)
+        if abs(per_frame * dt - self.frame_interval) > 1e-9 * self.frame_interval:
+            raise ValueError(f"dt={dt} does not divide the frame interval {self.frame_interval}")
+        return per_frame, round(self.horizon / self.frame_interval)
+
+
+def trajectory_function(step: Step, setting: AccuracySetting, dt: float, n: int):
+    """``spectrum₀ -> vorticity frames (T, n, n)`` at every ``frame_interval`` after ``t = 0``."""
+    per_frame, frames = setting.steps(dt)
+    return rollout(repeat(step, per_frame), frames,
+                   observe=lambda s: jnp.fft.irfft2(s, s=(n, n)))
+
+
+def relative_errors(frames: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per-frame relative L² error of the vorticity."""
+    difference = np.asarray(frames, np.float64) - reference
+    return np.linalg.norm(difference, axis=(-2, -1)) / np.linalg.norm(reference, axis=(-2, -1))
+
+
+def accuracy_initial_condition(setting: AccuracySetting) -> tuple[np.ndarray, float]:
+    """The projected GRF initial spectrum in float64, and how much the projection removed."""
+    with jax.enable_x64(True):
+        problem = Problem(setting.n, jnp.float64)
+        full = problem.initial_spectra(1, setting.seed)[0]
+        projected = full * problem.dealias_mask()
+        removed = float(jnp.linalg.norm(full - projected) / jnp.linalg.norm(full))
+        return np.asarray(projected), removed
+
+
+def reference_frames(setting: AccuracySetting, initial: np.ndarray, dt: float,
+                     solver: str = "etdrk4") -> np.ndarray:
+    """Our ETDRK4 (or jax-cfd with ``solver="jax-cfd"``) in float64 at ``dt``."""
+    with jax.enable_x64(True):
+        problem = Problem(setting.n, jnp.float64)
+        step = (jax_cfd_step(problem, dt) if solver == "jax-cfd"
+                else STEPPERS[solver](problem.pde(), dt))
+        run = jax.jit(trajectory_function(step, setting, dt, setting.n))
+        return np.asarray(run(jnp.asarray(initial, jnp.complex128)))
+
+
+@dataclass
+class AccuracyResult:
+    solver: str
+    dt: float | None = None
+    steps: int | None = None
+    max_error: float | None = None
+    final_error: float | None = None
+    compile_seconds: float | None = None
+    trajectory_seconds: float | None = None
+    runs: int | None = None
+    search: list[tuple[float, float]] = field(default_factory=list)
+    note: str = ""
+
+
+def search_dt(solver: Solver, setting: AccuracySetting, initial: jax.Array,
+              reference: np.ndarray) -> AccuracyResult:
+    """Halve ``dt`` from ``setting.dt_start`` until the max-over-frames error meets the tolerance."""
+    result = AccuracyResult(solver.name)
+    if not solver.available:
+        result.note = "not installed"
+        return result
+    problem = Problem(setting.n)
+    dt = setting.dt_start
+    while True:
+        per_frame, frames = setting.steps(dt)
+        if per_frame * frames > setting.max_steps:
+            best = min(result.search, key=lambda s: s[1]) if result.search else None
+            result.note = (f"tolerance not met by dt ≥ {dt * 2:.3g}" + (
+                f" (best error {best[1]:.2e} at dt={best[0]:.3g})" if best else ""))
+            return result
+        run = jax.jit(trajectory_function(solver.make(problem, dt), setting, dt, setting.n))
+        errors = relative_errors(run(initial), reference)
+        error = float(np.max(errors)) if np.all(np.isfinite(errors)) else float("inf")
+        result.search.append((dt, error))
+        if error <= setting.tolerance:
+            result.dt, result.steps = dt, per_frame * frames
+            result.max_error, result.final_error = error, float(errors[-1])
+            break
+        dt /= 2
+    timing, _ = time_jitted(trajectory_function(solver.make(problem, dt), setting, dt, setting.n),
+                            initial, repeats=5, budget_seconds=120.0)
+    result.compile_seconds = timing.compile_seconds
+    result.trajectory_seconds = timing.median_seconds
+    result.runs = timing.runs
+    return result
+
+
+def convention_checks(setting: AccuracySetting, initial: jax.Array, reference: np.ndarray,
+                      results: dict[str, AccuracyResult]) -> list[list[str]]:
+    """Errors of the peers with their default conventions, at the dt each met the tolerance."""
+    problem = Problem(setting.n)
+    rows = []
+    variants = [
+        ("exponax ETDRK4", "exponax defaults (convection scale +1, dealiasing 2/3)",
+         lambda dt: exponax_step(problem, dt, 4, matched=False)),
+        ("exponax ETDRK4", "exponax, our sign, default dealiasing 2/3",
+         lambda dt: _exponax_sign_only(problem, dt)),
+        ("jax-cfd CN-RK4", "jax-cfd default brick-wall filter",
+         lambda dt: jax_cfd_step(problem, dt, matched=False)),
+    ]
+    for solver_name, label, make in variants:
+        result = results.get(solver_name)
+        if result is None or result.dt is None:
+            continue
+        run = jax.jit(trajectory_function(make(result.dt), setting, result.dt, setting.n))
+        errors = relative_errors(run(initial), reference)
+        rows.append([label, fmt(result.dt), f"{np.max(errors):.2e}", f"{errors[-1]:.2e}",
+                     f"{result.max_error:.2e}"])
+    return rows
+
+
+def _exponax_sign_only(problem: Problem, dt: float) -> Step:
+    """exponax with our convection sign but its default 2/3 dealiasing fraction."""
+    stepper = _exponax_forced_stepper_class()(
+        2, DOMAIN_LENGTH, problem.n, dt, diffusivity=VISCOSITY, drag=-DRAG,
+        vorticity_convection_scale=-1.0, dealiasing_fraction=2 / 3, order=4,
+        forcing_hat=jnp.fft.rfft2(problem.forcing())[None],
+    )
+    return lambda state: stepper.step_fourier(state[None])[0]
+
+
+def bench_accuracy(setting: AccuracySetting) -> dict[str, AccuracyResult]:
+    """Section 2: the largest dt from the halving sequence meeting the tolerance, then timing."""
+    initial64, removed = accuracy_initial_condition(setting)
+    print(f"\n[accuracy] grid {setting.n}², T={setting.horizon}, frames every "
+          f"{setting.frame_interval}; the 2/3-rule projection changed the initial vorticity by "
+          f"{removed:.1e} (relative L²)", flush=True)
+    start = time.perf_counter()
+    reference = reference_frames(setting, initial64, setting.reference_dt)
+    half = reference_frames(setting, initial64, setting.reference_dt / 2)
+    print(f"[accuracy] reference: our ETDRK4, float64, dt={setting.reference_dt:.4g}; "
+          f"difference to dt/2: {np.max(relative_errors(half, reference)):.1e} "
+          f"({time.perf_counter() - start:.0f} s)", flush=True)
+    checks = [("our ETDRK4 float64, dt_ref/2", np.max(relative_errors(half, reference)))]
+    if package_available("jax_cfd"):
+        independent = reference_frames(setting, initial64, setting.reference_dt, "jax-cfd")
+        checks.append(("jax-cfd CN-RK4 float64, dt_ref", np.max(relative_errors(independent,
+                                                                                 reference))))
+        print(f"[accuracy] independent check, jax-cfd float64 at dt_ref: {checks[-1][1]:.1e}",
+              flush=True)
+    initial = jnp.asarray(initial64, jnp.complex64)
+    results = {}
+    for solver in all_solvers():
+        start = time.perf_counter()
+        results[solver.name] = search_dt(solver, setting, initial, reference)
+        r = results[solver.name]
+        print(f"[accuracy] {solver.name}: dt={fmt(r.dt)} search "
+              f"{[(f'{d:.3g}', f'{e:.1e}') for d, e in r.search]} "
+              f"({time.perf_counter() - start:.0f} s) {r.note}", flush=True)
+    ours = results["neuralpde ETDRK4"].trajectory_seconds
+    best_ours = min((r.trajectory_seconds for name, r in results.items()
+                     if name.startswith("neuralpde") and r.trajectory_seconds), default=None)
+    rows = []
+    for r in results.values():
+        rows.append([
+            r.solver, fmt(r.dt), r.steps or "-",
+            f"{r.max_error:.2e}" if r.max_error is not None else "-",
+            fmt(r.compile_seconds, 2), fmt(r.trajectory_seconds), r.runs or "-",
+            fmt(r.trajectory_seconds / ours) if r.trajectory_seconds and ours else "-",
+            fmt(r.trajectory_seconds / best_ours)
+            if r.trajectory_seconds and best_ours and not r.solver.startswith("neuralpde")
+            else "-",
+            r.note,
+        ])
+    print_table(
+        f"2. One trajectory at relative L² error ≤ {setting.tolerance:g} (float32, "
+        f"{setting.n}², T={setting.horizon:g})",
+        ["solver", "dt", "steps", "max error", "compile s", "trajectory s", "runs",
+         "÷ ours ETDRK4", "÷ our best", "note"],
+        rows,
+        ["dt: the largest of dt_start·2^-k whose max-over-frames relative L² error of the "
+         "vorticity (frames every "
+         f"{setting.frame_interval:g}) against the reference is ≤ {setting.tolerance:g}.",
+         "trajectory s: median wall time of one jitted trajectory (frames observed in physical "
+         "space) after warm-up; ÷ > 1 means ours is faster.",
+         f"Reference checks (max error vs reference): " + "; ".join(
+             f"{label}: {value:.1e}" for label, value in checks),
+         f"During this section: {machine_load()}."],
+    )
+    if package_available("exponax") or package_available("jax_cfd"):
+        print_table(
+            "2b. Peers with their default conventions (same dt, same reference)",
+            ["variant", "dt", "max error", "final error", "matched max error"],
+            convention_checks(setting, initial, reference, results),
+        )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Scaling across cores
+# --------------------------------------------------------------------------------------------
+
+EIGEN_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def scaling_child(devices: int, n: int, batch: int, steps_per_call: int, repeats: int) -> dict:
+    """Run in a subprocess: ETDRK4 throughput with the batch sharded over ``devices``."""
+    available = jax.devices()
+    if len(available) < devices:
+        raise SystemExit(f"asked for {devices} devices, XLA has {len(available)}")
+    mesh = jax.sharding.Mesh(np.asarray(available[:devices]), ("data",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    problem = Problem(n)
+    state = jax.device_put(problem.initial_spectra(batch), sharding)
+    step = STEPPERS["etdrk4"](problem.pde(), 1e-3)
+    timing, _ = time_jitted(jax.vmap(repeat(step, steps_per_call)), state, repeats=repeats,
+                            in_shardings=sharding, out_shardings=sharding)
+    return {
+        "devices": devices,
+        "compile_seconds": timing.compile_seconds,
+        "median_seconds": timing.median_seconds,
+        "trajectory_steps_per_second": batch * steps_per_call / timing.median_seconds,
+    }
+
+
+@dataclass
+class ScalingConfig:
+    label: str
+    devices: int
+    pin_one_core: bool = False
+    eigen_single_thread: bool = False
+
+
+SCALING_CONFIGS = [
+    ScalingConfig("1 device, pinned to 1 core (taskset -c 0)", 1, pin_one_core=True),
+    ScalingConfig("1 device, 2 cores", 1),
+    ScalingConfig("2 devices (sharded), 2 cores", 2),
+    ScalingConfig("1 device, pinned to 1 core, + eigen flags", 1, True, True),
+    ScalingConfig("1 device, 2 cores, + eigen flags", 1, False, True),
+    ScalingConfig("2 devices (sharded), 2 cores, + eigen flags", 2, False, True),
+]
+
+
+def bench_scaling(n: int, batch: int, steps_per_call: int, repeats: int) -> list[dict]:
+    """Section 3: one subprocess per configuration, since XLA_FLAGS is read at jax import."""
+    results = []
+    for config in SCALING_CONFIGS:
+        flags = [os.environ.get("XLA_FLAGS", "")]
+        if config.devices > 1:
+            flags.append(f"--xla_force_host_platform_device_count={config.devices}")
+        if config.eigen_single_thread:
+            flags.append(EIGEN_SINGLE_THREAD)
+        env = dict(os.environ, XLA_FLAGS=" ".join(f for f in flags if f), JAX_PLATFORMS="cpu")
+        command = [sys.executable, __file__, "--scaling-child", str(config.devices),
+                   "--scaling-size", str(n), "--scaling-batch", str(batch),
+                   "--steps-per-call", str(steps_per_call), "--repeats", str(repeats)]
+        if config.pin_one_core:
+            if shutil.which("taskset") is None:
+                results.append({"label": config.label, "error": "taskset not found"})
+                continue
+            command = ["taskset", "-c", "0", *command]
+        completed = subprocess.run(command, env=env, capture_output=True, text=True)
+        if completed.returncode:
+            results.append({"label": config.label, "error": completed.stderr.strip()[-300:]})
+            continue
+        child = json.loads(completed.stdout.strip().splitlines()[-1])
+        results.append({"label": config.label, "xla_flags": env["XLA_FLAGS"], **child})
+    baseline = {r["label"]: r.get("trajectory_steps_per_second") for r in results}
+    one_core = baseline.get(SCALING_CONFIGS[0].label)
+    rows = [
+        [r["label"], fmt(r.get("compile_seconds"), 2),
+         fmt(1e3 * r["median_seconds"] / steps_per_call) if "median_seconds" in r else "-",
+         fmt(r.get("trajectory_steps_per_second")),
+         fmt(r["trajectory_steps_per_second"] / one_core)
+         if one_core and r.get("trajectory_steps_per_second") else "-",
+         r.get("error", "")]
+        for r in results
+    ]
+    print_table(
+        f"3. Scaling across cores: ETDRK4, {n}² × {batch} trajectories, float32",
+        ["configuration", "compile s", "ms/step (batch)", "traj·steps/s", "× 1-core",
+         "error"],
+        rows,
+        [f"Each configuration runs in its own subprocess; {steps_per_call} steps per call, "
+         f"median of {repeats} calls. × 1-core: throughput over the pinned 1-device baseline.",
+         f"eigen flags: XLA_FLAGS += '{EIGEN_SINGLE_THREAD}'.",
+         f"During this section: {machine_load()}."],
+    )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# 4. HDF5 write share
+# --------------------------------------------------------------------------------------------
+
+
+def hdf5_recipes(quick: bool) -> list:
+    """ns2d-tiny, and unless ``quick`` a larger variant (128² solve, 64² stored with velocity)."""
+    from neuralpde.datagen import load_recipe
+    from neuralpde.datagen.navier_stokes_recipe import Splits
+
+    tiny = load_recipe("ns2d-tiny")
+    if quick:
+        return [tiny]
+    larger = tiny.replace(name="ns2d-bench-128", solve_resolution=128, store_resolution=64,
+                          store_velocity=True, t_end=10.0, store_interval=0.1,
+                          splits=Splits(train=32, valid=8, test=8), chunk_size=16)
+    return [tiny, larger]
+
+
+def bench_hdf5(quick: bool) -> list[dict]:
+    """Section 4: ``generate`` each recipe into a temporary folder and split its wall time."""
+    from neuralpde.datagen import generate
+
+    results = []
+    for recipe in hdf5_recipes(quick):
+        with tempfile.TemporaryDirectory(prefix="ns2d-bench-") as out:
+            start = time.perf_counter()
+            report = generate(recipe, out, progress=False)
+            total = time.perf_counter() - start
+            size = sum(f.stat().st_size for f in report.files)
+        share = report.seconds_writing / (report.seconds_solving + report.seconds_writing)
+        results.append({
+            "recipe": recipe.name, "trajectories": report.trajectories,
+            "solve_grid": recipe.solve_resolution, "store_grid": recipe.store_resolution,
+            "frames": recipe.n_frames, "megabytes": size / 1e6,
+            "compile_seconds": report.compile_seconds, "seconds_solving": report.seconds_solving,
+            "seconds_writing": report.seconds_writing, "write_share": share,
+            "wall_seconds": total,
+        })
+    rows = [[r["recipe"], r["trajectories"], f"{r['solve_grid']}²→{r['store_grid']}²",
+             r["frames"], fmt(r["megabytes"]), fmt(r["compile_seconds"], 2),
+             fmt(r["seconds_solving"]), fmt(r["seconds_writing"]),
+             f"{100 * r['write_share']:.1f}%", fmt(r["wall_seconds"])] for r in results]
+    print_table(
+        "4. HDF5 write share of neuralpde.datagen.generate",
+        ["recipe", "traj", "grids", "frames", "MB", "compile s", "solving s", "writing s",
+         "write share", "wall s"],
+        rows,
+        ["write share = seconds_writing / (seconds_solving + seconds_writing) from the "
+         "GenerationReport (writing: chunk files with fsync, HDF5 assembly and validation); "
+         "solving includes the device-to-host copy, compile time is apart.",
+         f"During this section: {machine_load()}."],
+    )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+SECTIONS = ("per-step", "accuracy", "scaling", "hdf5")
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--quick", action="store_true",
+                        help="a fast subset: 64² only, batch 1 and 8, T=5, ns2d-tiny only")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--steps-per-call", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=7, help="timed calls after warm-up")
+    parser.add_argument("--dt", type=float, default=1e-3, help="time step of section 1")
+    parser.add_argument("--accuracy-grid", type=int, default=64)
+    parser.add_argument("--horizon", type=float, default=50.0, help="T of section 2")
+    parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--dt-start", type=float, default=0.1)
+    parser.add_argument("--max-steps", type=int, default=2**22,
+                        help="give up the dt search beyond this many steps per trajectory")
+    parser.add_argument("--reference-dt", type=float, default=0.1 / 2**6)
+    parser.add_argument("--scaling-size", type=int, default=128)
+    parser.add_argument("--scaling-batch", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="also write all results to this file")
+    parser.add_argument("--scaling-child", type=int, help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.sizes = [64]
+        arguments.batches = [1, 8]
+        arguments.repeats = 5
+        arguments.horizon = 5.0
+        arguments.scaling_size = 64
+        arguments.scaling_batch = 8
+    return arguments
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parse_arguments(argv)
+    if arguments.scaling_child is not None:
+        print(json.dumps(scaling_child(arguments.scaling_child, arguments.scaling_size,
+                                       arguments.scaling_batch, arguments.steps_per_call,
+                                       arguments.repeats)))
+        return
+    peers = {name: "installed" if package_available(module) else "not installed"
+             for name, module in (("exponax", "exponax"), ("jax-cfd", "jax_cfd"))}
+    print(f"# ns2d solver benchmark: jax {jax.__version__}, {jax.devices()[0].platform} × "
+          f"{len(jax.devices())}, {os.cpu_count()} cores; peers: {peers}; {machine_load()}")
+    results: dict[str, object] = {"arguments": {k: str(v) for k, v in vars(arguments).items()}}
+    if "per-step" in arguments.sections:
+        per_step = bench_per_step(arguments.sizes, arguments.batches, arguments.steps_per_call,
+                                  arguments.repeats, arguments.dt)
+        report_per_step(per_step, arguments.steps_per_call, arguments.repeats)
+        results["per_step"] = [asdict(r) for r in per_step]
+    if "accuracy" in arguments.sections:
+        setting = AccuracySetting(
+            n=arguments.accuracy_grid, horizon=arguments.horizon,
+            tolerance=arguments.tolerance, dt_start=arguments.dt_start,
+            max_steps=arguments.max_steps, reference_dt=arguments.reference_dt,
+        )
+        results["accuracy"] = {k: asdict(v) for k, v in bench_accuracy(setting).items()}
+    if "scaling" in arguments.sections:
+        results["scaling"] = bench_scaling(arguments.scaling_size, arguments.scaling_batch,
+                                           arguments.steps_per_call, arguments.repeats)
+    if "hdf5" in arguments.sections:
+        results["hdf5"] = bench_hdf5(arguments.quick)
+    if arguments.json:
+        arguments.json.write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
