@@ -58,9 +58,18 @@ def dataset_directory(out: str | Path, recipe: NavierStokesRecipe) -> Path:
     return Path(out) / recipe.name
 
 
+def _process_suffix() -> str:
+    return f"_p{jax.process_index():03d}" if jax.process_count() > 1 else ""
+
+
 def split_file(out: str | Path, recipe: NavierStokesRecipe, split: str) -> Path:
-    suffix = f"_p{jax.process_index():03d}" if jax.process_count() > 1 else ""
-    return dataset_directory(out, recipe) / "data" / split / f"{recipe.name}_{split}{suffix}.hdf5"
+    """The file this process writes for ``split``."""
+    name = f"{recipe.name}_{split}{_process_suffix()}.hdf5"
+    return dataset_directory(out, recipe) / "data" / split / name
+
+
+def _chunk_directory(partial: Path, split: str) -> Path:
+    return partial / f"{split}{_process_suffix()}"
 
 
 def generate(
@@ -89,7 +98,7 @@ def generate(
     """
     dataset = dataset_directory(out, recipe)
     partial = dataset / ".partial"
-    _prepare(dataset, partial, recipe, resume)
+    _prepare(out, partial, recipe, resume)
     devices = devices if devices is not None else jax.local_devices()
     mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
     batch = -(-recipe.chunk_size // len(devices)) * len(devices)
@@ -102,10 +111,13 @@ def generate(
         final = split_file(out, recipe, split)
         if final.exists():
             continue  # finished earlier (only reachable with resume=True)
-        chunk_dir = partial / split
-        chunk_dir.mkdir(parents=True, exist_ok=True)
         starts = list(range(0, count, batch))[jax.process_index() :: jax.process_count()]
-        bar = tqdm(total=count, desc=f"{recipe.name}/{split}", disable=not progress, unit="traj")
+        if not starts:
+            continue  # more processes than chunks: this one has nothing of this split
+        chunk_dir = _chunk_directory(partial, split)
+        chunk_dir.mkdir(parents=True, exist_ok=True)
+        mine = sum(min(batch, count - s) for s in starts)
+        bar = tqdm(total=mine, desc=f"{recipe.name}/{split}", disable=not progress, unit="traj")
         for start in starts:
             chunk_file = chunk_dir / f"chunk_{start:08d}.npz"
             size = min(batch, count - start)
@@ -122,18 +134,20 @@ def generate(
             bar.update(size)
         bar.close()
         t0 = time.perf_counter()
-        mine = sum(min(batch, count - s) for s in starts)
         report.files.append(_assemble(recipe, split, final, chunk_dir, starts, mine))
         report.seconds_writing += time.perf_counter() - t0
         report.trajectories += mine
         shutil.rmtree(chunk_dir)
-    with contextlib.suppress(OSError):
-        shutil.rmtree(partial)
+    # Other processes may still be working: the folder goes once only the recipe is left.
+    if [p.name for p in partial.iterdir()] == ["recipe.yaml"]:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(partial)
     report.compile_seconds = solve.compile_seconds
     return report
 
 
-def _prepare(dataset: Path, partial: Path, recipe: NavierStokesRecipe, resume: bool) -> None:
+def _prepare(out: Path, partial: Path, recipe: NavierStokesRecipe, resume: bool) -> None:
+    dataset = dataset_directory(out, recipe)
     try:
         dataset.mkdir(parents=True, exist_ok=True)
         probe = dataset / f".write-test-{os.getpid()}"
@@ -141,40 +155,51 @@ def _prepare(dataset: Path, partial: Path, recipe: NavierStokesRecipe, resume: b
         probe.unlink()
     except OSError as error:
         raise GenerationError(f"cannot write to output directory {dataset}: {error}") from error
-    snapshot = partial / "recipe.yaml"
     recipe_text = to_yaml(recipe)
-    finished = list((dataset / "data").glob("*/*.hdf5"))
+    record = dataset / "recipe.yaml"
+    mine = [_chunk_directory(partial, s) for s in SPLITS]
+    interrupted = [d for d in mine if d.exists()]
+    finished = [f for s in SPLITS if (f := split_file(out, recipe, s)).exists()]
     if not resume:
-        if partial.exists():
+        if interrupted:
             raise GenerationError(
-                f"{partial} holds an interrupted generation: rerun with --resume to finish it, "
-                "or delete that folder to start over"
+                f"{interrupted[0]} holds an interrupted generation: rerun with --resume to "
+                "finish it, or delete that folder to start over"
             )
         if finished:
             raise GenerationError(
                 f"{dataset} already holds data ({finished[0].name}); pass --resume to complete "
                 "it, or choose another --out"
             )
-    elif snapshot.exists() and snapshot.read_text() != recipe_text:
+    elif record.exists() and record.read_text() != recipe_text:
         raise GenerationError(
-            f"cannot resume: the recipe differs from the one in {snapshot}; resume with the same "
-            "recipe and overrides, or delete the partial folder"
+            f"cannot resume: {record} holds another recipe; resume with the same recipe and "
+            "overrides, or choose another --out"
         )
-    elif not snapshot.exists() and (dataset / "recipe.yaml").exists() and (
-        (dataset / "recipe.yaml").read_text() != recipe_text
-    ):
-        raise GenerationError(f"cannot resume: {dataset / 'recipe.yaml'} holds another recipe")
+    # A temporary file is by construction unfinished: one left by a killed run is dropped.
+    for split in SPLITS:
+        final = split_file(out, recipe, split)
+        for stale in [*_chunk_directory(partial, split).glob(".*.tmp"),
+                      *final.parent.glob(f".{final.name}.*.tmp")]:
+            stale.unlink(missing_ok=True)
     partial.mkdir(exist_ok=True)
-    snapshot.write_text(recipe_text)
-    (dataset / "recipe.yaml").write_text(recipe_text)
+    _write_atomically(partial / "recipe.yaml", recipe_text)
+    _write_atomically(record, recipe_text)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 class _CompiledSolver:
     """``(split, indices) -> outputs`` jitted over a batch sharded on the mesh's ``data`` axis."""
 
     def __init__(self, recipe: NavierStokesRecipe, mesh: jax.sharding.Mesh):
-        self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
-        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        spec = jax.sharding.PartitionSpec
+        self.sharding = jax.sharding.NamedSharding(mesh, spec("data"))
+        self.replicated = jax.sharding.NamedSharding(mesh, spec())
 
         def batch(split_index, indices):
             def one(index):
@@ -182,18 +207,19 @@ class _CompiledSolver:
 
             return jax.vmap(one)(indices)
 
-        self.function = jax.jit(batch, in_shardings=(replicated, self.sharding),
+        self.function = jax.jit(batch, in_shardings=(self.replicated, self.sharding),
                                 out_shardings=self.sharding)
         self.compiled = None
         self.compile_seconds = 0.0
 
     def __call__(self, split_index: int, indices: np.ndarray) -> dict[str, jax.Array]:
-        split = np.asarray(split_index, np.uint32)
+        split = jax.device_put(np.asarray(split_index, np.uint32), self.replicated)
+        indices = jax.device_put(indices, self.sharding)
         if self.compiled is None:
             t0 = time.perf_counter()
             self.compiled = self.function.lower(split, indices).compile()
             self.compile_seconds = time.perf_counter() - t0
-        return self.compiled(split, jax.device_put(indices, self.sharding))
+        return self.compiled(split, indices)
 
 
 def _compiled_solver(recipe, mesh) -> _CompiledSolver:

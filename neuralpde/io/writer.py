@@ -45,9 +45,10 @@ class TrajectoryFileWriter:
         try:
             self.file = h5py.File(self.temporary, "w")
             self._create_layout()
-        except OSError as error:
+        except Exception as error:
             self._discard()
-            raise_if_disk_full(error, self.temporary, "a trajectory file")
+            if isinstance(error, OSError):
+                raise_if_disk_full(error, self.temporary, "a trajectory file")
             raise
         self.written = np.zeros(layout.n_trajectories, bool)
 
