@@ -33,7 +33,7 @@ class FNOConfig:
 
     def __post_init__(self):
         try:
-            check_modes(self.modes)
+            object.__setattr__(self, "modes", check_modes(self.modes))
         except ValueError as error:
             raise ConfigError(f"FNOConfig: {error}") from error
         for name in ("in_channels", "out_channels", "width", "depth"):

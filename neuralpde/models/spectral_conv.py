@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -14,10 +15,12 @@ from neuralpde._typing import Array, Complex, Float
 
 def check_modes(modes: Sequence[int]) -> tuple[int, ...]:
     """``modes`` as a tuple of positive ints, one per spatial dimension, or a ``ValueError``."""
+    if not isinstance(modes, Sequence):
+        raise ValueError(f"modes must be a tuple with one int per spatial dimension, got {modes!r}")
     modes = tuple(modes)
-    if not modes or any(not isinstance(m, int) or isinstance(m, bool) or m < 1 for m in modes):
+    if not modes or any(not isinstance(m, Integral) or isinstance(m, bool) or m < 1 for m in modes):
         raise ValueError(f"modes must be a non-empty tuple of positive ints, got {modes!r}")
-    return modes
+    return tuple(int(m) for m in modes)
 
 
 def kept_shape(modes: tuple[int, ...]) -> tuple[int, ...]:
@@ -82,7 +85,7 @@ class SpectralConv(nnx.Module):
 
     Weights are stored as real and imaginary ``Param`` s of shape ``(*kept, in, out)`` with
     ``kept`` from :func:`kept_shape`, drawn from ``N(0, s²)`` with ``s = 1/(in · out)``
-    (the scale of Li et al.'s reference code and of pdequinox).
+    (pdequinox's draw; Li et al.'s code uses the same scale times ``U[0, 1)``).
 
     Args:
         in_channels: channels of the input.
