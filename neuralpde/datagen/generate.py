@@ -207,7 +207,11 @@ class _CompiledSolver:
 
             return jax.vmap(one)(indices)
 
-        self.function = jax.jit(batch, in_shardings=(self.replicated, self.sharding),
+        # shard_map keeps each device on its own trajectories: under plain jit, XLA gathers the
+        # batch before every FFT and each device computes all of it (measured 0.79x vs 2.3x).
+        per_device = jax.shard_map(batch, mesh=mesh, in_specs=(spec(), spec("data")),
+                                   out_specs=spec("data"))
+        self.function = jax.jit(per_device, in_shardings=(self.replicated, self.sharding),
                                 out_shardings=self.sharding)
         self.compiled = None
         self.compile_seconds = 0.0

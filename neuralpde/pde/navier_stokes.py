@@ -72,8 +72,9 @@ class NavierStokes2D(eqx.Module):
     def nonlinear(self, w_hat: Spectrum2D) -> Spectrum2D:
         """``N(ω̂) = −P·FFT(u ∂_x ω + v ∂_y ω) + f̂``, pseudo-spectral with 2/3 dealiasing."""
         u_hat, v_hat = self.velocity(w_hat)
-        gradients = jnp.stack([u_hat, v_hat, 1j * self.kx * w_hat, 1j * self.ky * w_hat])
-        u, v, wx, wy = self.grid.to_physical(gradients)
+        # Four separate inverse FFTs: measured faster than one stacked call at batch 32.
+        u, v, wx, wy = (self.grid.to_physical(s) for s in
+                        (u_hat, v_hat, 1j * self.kx * w_hat, 1j * self.ky * w_hat))
         advection_hat = jnp.fft.rfft2(u * wx + v * wy)
         return self.forcing_hat - self.dealias * advection_hat
 
