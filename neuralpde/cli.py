@@ -38,6 +38,24 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--well-only", action="store_true",
                           help="check only The Well's part of the spec")
 
+    train = commands.add_parser("train", help="train a model from a YAML config")
+    train.add_argument("config", nargs="?", help="training config (YAML)")
+    train.add_argument("--out", help="run directory (default runs/<config name>)")
+    train.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a config entry (repeatable)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="resume the run in RUN_DIR")
+    train.add_argument("--no-evaluate", action="store_true",
+                       help="skip the rollout evaluation on the test split after training")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a trained run's rollouts")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--data", help="dataset directory or file (default: the run's data)")
+    evaluate.add_argument("--split", default=None, help="split to evaluate (default: test)")
+    evaluate.add_argument("--checkpoint", choices=["best", "latest"], default="best")
+    evaluate.add_argument("--steps", type=int, default=None,
+                          help="frames to predict (default: to the end of each trajectory)")
+    evaluate.add_argument("--out", help="report directory (default RUN_DIR/evaluation)")
+
     quickstart = commands.add_parser("quickstart", help="the README's first command")
     quickstart.add_argument("--out", default="runs/quickstart")
     return parser
@@ -45,16 +63,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("generate", "quickstart"):
+    if args.command in ("generate", "quickstart", "train", "evaluate"):
         _use_every_core()
     from neuralpde.config import ConfigError
+    from neuralpde.data import DataError
     from neuralpde.datagen import GenerationError
     from neuralpde.io import CorruptFileError, DiskFullError, ValidationError
+    from neuralpde.training import CheckpointError, TrainingDivergedError
 
     try:
         return _run(args)
     except (ConfigError, GenerationError, ValidationError, CorruptFileError, DiskFullError,
-            FileNotFoundError) as error:
+            FileNotFoundError, DataError, CheckpointError, TrainingDivergedError) as error:
         print(f"neuralpde {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -82,12 +102,46 @@ def _run(args) -> int:
         files = validate(args.path, well_only=args.well_only)
         print(f"ok: {len(files)} file(s) meet the spec")
         return 0
+    if args.command == "train":
+        return _train(args)
+    if args.command == "evaluate":
+        from neuralpde.evaluation.run_report import evaluate_run
+
+        report = evaluate_run(args.run_dir, data=args.data, split=args.split,
+                              which=args.checkpoint, n_steps=args.steps, out=args.out)
+        print(f"evaluation report: {report}")
+        return 0
     if args.command == "quickstart":
         from neuralpde.quickstart import quickstart
 
         quickstart(args.out)
         return 0
     raise AssertionError(args.command)
+
+
+def _train(args) -> int:
+    from pathlib import Path
+
+    from neuralpde.config import ConfigError, apply_overrides, from_yaml
+    from neuralpde.training import TrainConfig, resume, train
+
+    if args.resume:
+        if args.config or args.overrides:
+            raise ConfigError("--resume RUN_DIR takes the run's own config.yaml; drop the "
+                              "config and --set arguments")
+        result = resume(args.resume)
+    else:
+        if not args.config:
+            raise ConfigError("train needs a CONFIG.yaml, or --resume RUN_DIR")
+        config = apply_overrides(from_yaml(TrainConfig, args.config), args.overrides)
+        result = train(config, args.out or Path("runs") / config.name)
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s: loss {result.final_loss:.4g}, "
+          f"validation loss {result.valid_loss:.4g}; run directory {result.run_dir}")
+    if not args.no_evaluate:
+        from neuralpde.evaluation.run_report import evaluate_run
+
+        print(f"evaluation report: {evaluate_run(result.run_dir)}")
+    return 0
 
 
 if __name__ == "__main__":
