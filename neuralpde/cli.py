@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
     quickstart = commands.add_parser("quickstart", help="the README's first command")
     quickstart.add_argument("--out", default="runs/quickstart")
+    quickstart.add_argument("--steps", type=int, default=800, help="training steps")
     return parser
 
 
@@ -107,14 +108,14 @@ def _run(args) -> int:
     if args.command == "evaluate":
         from neuralpde.evaluation.run_report import evaluate_run
 
-        report = evaluate_run(args.run_dir, data=args.data, split=args.split,
-                              which=args.checkpoint, n_steps=args.steps, out=args.out)
+        report, _ = evaluate_run(args.run_dir, data=args.data, split=args.split,
+                                 which=args.checkpoint, n_steps=args.steps, out=args.out)
         print(f"evaluation report: {report}")
         return 0
     if args.command == "quickstart":
         from neuralpde.quickstart import quickstart
 
-        quickstart(args.out)
+        quickstart(args.out, steps=args.steps)
         return 0
     raise AssertionError(args.command)
 
@@ -140,7 +141,8 @@ def _train(args) -> int:
     if not args.no_evaluate:
         from neuralpde.evaluation.run_report import evaluate_run
 
-        print(f"evaluation report: {evaluate_run(result.run_dir)}")
+        report, _ = evaluate_run(result.run_dir)
+        print(f"evaluation report: {report}")
     return 0
 
 

@@ -22,7 +22,6 @@ from neuralpde.training import (
     TrainConfig,
     TrainingDivergedError,
     load_trained_model,
-    resume,
     train,
 )
 from neuralpde.training.run_log import read_log

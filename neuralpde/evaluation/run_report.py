@@ -1,0 +1,62 @@
+"""``evaluate_run``: roll out a trained run on a split and write its report.
+
+This is ``neuralpde evaluate RUN_DIR --data PATH``. The data may be another dataset than the
+training one, at another resolution (zero-shot super-resolution for resolution-invariant models
+such as the FNO), as long as its channels and parameters match the run's.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+from neuralpde.data import data_mesh, split_files
+from neuralpde.evaluation.evaluate import RolloutEvaluation, evaluate_rollouts
+from neuralpde.evaluation.report import write_report
+from neuralpde.training.trained_model import load_trained_model
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    split: str | None = None,
+    which: Literal["best", "latest"] = "best",
+    n_steps: int | None = None,
+    out: str | Path | None = None,
+) -> tuple[Path, RolloutEvaluation]:
+    """Evaluate the run's best (or latest) checkpoint: the path of ``report.md``, and the result.
+
+    Args:
+        run_dir: a training run directory.
+        data: dataset directory or file; by default the run's training dataset.
+        split: ``train``, ``valid`` or ``test``; by default the run's ``evaluation.split``.
+        which: the checkpoint series to load.
+        n_steps: frames to predict; by default the run's ``evaluation.n_steps`` (``0``: all).
+        out: the report directory; by default ``<run_dir>/evaluation``.
+    """
+    run_dir = Path(run_dir)
+    trained = load_trained_model(run_dir, which)
+    config = trained.config
+    data = Path(data) if data is not None else Path(config.data.path)
+    split = split or config.evaluation.split
+    steps = n_steps if n_steps is not None else config.evaluation.n_steps
+    files = split_files(data, split)
+    began = time.perf_counter()
+    evaluation = evaluate_rollouts(
+        trained.model, trained.normalization, files,
+        history=config.data.history, n_steps=steps or None, target=config.target,
+        parameters=config.data.parameters, batch_size=config.evaluation.batch_size,
+        mesh=data_mesh(),
+    )
+    seconds = time.perf_counter() - began
+    notes = [
+        f"run `{run_dir}`, {which} checkpoint at step {trained.step} of {config.steps}; "
+        f"model `{config.model.kind}`, objective `{config.objective.kind}`, loss `{config.loss}`",
+        f"data `{data}` split `{split}`: {len(files)} file(s); evaluation took {seconds:.1f} s",
+    ]
+    title = f"Rollout evaluation: {config.name}"
+    report = write_report(evaluation, Path(out) if out else run_dir / "evaluation", title=title,
+                          notes=notes)
+    return report, evaluation
