@@ -58,3 +58,53 @@ def test_two_processes_write_their_shares_of_the_same_data(tmp_path):
         with TrajectoryFile(single) as f:
             np.testing.assert_array_equal(np.concatenate(fields)[order], f.fields())
     assert len(list((tmp_path / "multi" / recipe.name / "data" / "train").glob("*.hdf5"))) == 2
+
+
+TRAIN_WORKER = textwrap.dedent("""
+    import sys
+    import jax
+    jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2,
+                               process_id=int(sys.argv[2]))
+    from neuralpde.cli import main
+    sys.exit(main(["train", sys.argv[3], "--out", sys.argv[4], "--no-evaluate"]))
+""")
+
+
+def test_two_processes_train_like_one(tmp_path):
+    """2 processes × 2 devices give the loss curve of 1 process × 4 devices."""
+    import yaml
+
+    from neuralpde.config import to_dict
+    from neuralpde.data import normalization_for, split_files
+    from neuralpde.training.run_log import read_log
+
+    generate(tiny_recipe(), tmp_path, progress=False)
+    dataset = tmp_path / "tiny"
+    normalization_for(split_files(dataset, "train"), ("viscosity",))  # shared stats.yaml
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "training"))
+    from test_train_loop import tiny_config
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(to_dict(tiny_config(dataset, steps=8, checkpoint_every=4))))
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    workers = [subprocess.Popen([sys.executable, "-c", TRAIN_WORKER, address, str(i),
+                                 str(config), str(tmp_path / "multi")], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for i in range(2)]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=300)
+        assert worker.returncode == 0, output
+    single = subprocess.run(
+        [sys.executable, "-m", "neuralpde.cli", "train", str(config), "--out",
+         str(tmp_path / "single"), "--no-evaluate"],
+        env={**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
+        capture_output=True, text=True,
+    )
+    assert single.returncode == 0, single.stderr
+    multi, one = ([r["loss"] for r in read_log(tmp_path / run) if "loss" in r]
+                  for run in ("multi", "single"))
+    assert len(multi) == 8
+    np.testing.assert_allclose(multi, one, rtol=2e-5)
+    assert sorted(p.name for p in (tmp_path / "multi" / "checkpoints").iterdir()
+                  if p.name.isdigit()) == ["4", "8"]

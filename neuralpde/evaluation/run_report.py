@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Literal
 
+import jax
+
 from neuralpde.data import data_mesh, split_files
 from neuralpde.evaluation.evaluate import RolloutEvaluation, evaluate_rollouts
 from neuralpde.evaluation.report import write_report
@@ -48,7 +50,8 @@ def evaluate_run(
         trained.model, trained.normalization, files,
         history=config.data.history, n_steps=steps or None, target=config.target,
         parameters=config.data.parameters, batch_size=config.evaluation.batch_size,
-        mesh=data_mesh(),
+        # Every process evaluates on its own devices; the first writes the report.
+        mesh=data_mesh(jax.local_devices()),
     )
     seconds = time.perf_counter() - began
     notes = [
@@ -57,6 +60,7 @@ def evaluate_run(
         f"data `{data}` split `{split}`: {len(files)} file(s); evaluation took {seconds:.1f} s",
     ]
     title = f"Rollout evaluation: {config.name}"
-    report = write_report(evaluation, Path(out) if out else run_dir / "evaluation", title=title,
-                          notes=notes)
-    return report, evaluation
+    out = Path(out) if out else run_dir / "evaluation"
+    if jax.process_index() != 0:
+        return out / "report.md", evaluation
+    return write_report(evaluation, out, title=title, notes=notes), evaluation

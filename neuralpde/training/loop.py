@@ -153,10 +153,11 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         batches.set_state(meta["loader"])
 
     train_step = TrainStep(graphdef, rest, tx, config.objective, config.loss, config.target,
-                           config.seed)
-    validation_loss = make_validation_loss(graphdef, rest, config.target)
+                           config.seed, replicated)
+    validation_loss = make_validation_loss(graphdef, rest, config.target, replicated)
     schedule = learning_rate_schedule(config.optimizer, config.steps)
-    log = RunLog(run_dir, config.steps, start, progress=progress and jax.process_index() == 0)
+    log = RunLog(run_dir, config.steps, start, progress=progress,
+                 enabled=jax.process_index() == 0)
 
     def validate() -> float:
         valid_batches = ShardedBatches(valid, batch_size=config.batch_size, seed=config.seed,

@@ -17,11 +17,17 @@ from tqdm.auto import tqdm
 
 
 class RunLog:
-    """Append-only run log, started at ``start_step`` (``0``, or the step a resume restarts at)."""
+    """Append-only run log, started at ``start_step`` (``0``, or the step a resume restarts at).
+
+    Only one process of a multi-host run writes (``enabled``); the others' calls do nothing.
+    """
 
     def __init__(self, run_dir: str | Path, total_steps: int, start_step: int = 0,
-                 progress: bool = True):
+                 progress: bool = True, enabled: bool = True):
+        self.enabled = enabled
         self.path = Path(run_dir) / "metrics.jsonl"
+        if not enabled:
+            return
         self._truncate(start_step)
         self.file = self.path.open("a")
         self.tensorboard = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=start_step)
@@ -39,6 +45,8 @@ class RunLog:
 
     def write(self, records: list[dict]) -> None:
         """Write records (each with a ``step``) to the JSONL file and TensorBoard."""
+        if not self.enabled:
+            return
         for record in records:
             self.file.write(json.dumps(record) + "\n")
             for name, value in record.items():
@@ -47,10 +55,14 @@ class RunLog:
         self.file.flush()
 
     def advance(self, n_steps: int, **postfix) -> None:
+        if not self.enabled:
+            return
         self.bar.update(n_steps)
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
 
     def close(self) -> None:
+        if not self.enabled:
+            return
         self.bar.close()
         self.file.close()
         self.tensorboard.close()

@@ -14,6 +14,7 @@ waits on the host.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,8 @@ class TrainStep:
         tx: the optax transformation.
         objective, loss, target: what to minimise (see :mod:`neuralpde.training.objectives`).
         seed: the run's seed; step ``s`` draws noise from ``fold_in(key(seed), s)``.
+        replicated: the sharding of every output (parameters, optimiser state, health and
+            metrics), e.g. ``NamedSharding(mesh, P())``; keeps them whole on every process.
     """
 
     graphdef: Any
@@ -65,11 +68,14 @@ class TrainStep:
     loss: str
     target: str
     seed: int
+    replicated: jax.sharding.Sharding | None = None
     compiled: dict[int, Callable] = dataclasses.field(default_factory=dict)
 
     def __call__(self, params, opt_state, health, batch: Batch, normalization, step, length):
         if length not in self.compiled:
-            self.compiled[length] = jax.jit(self._make(length), donate_argnums=(0, 1, 2))
+            self.compiled[length] = jax.jit(
+                self._make(length), donate_argnums=(0, 1, 2), out_shardings=self.replicated
+            )
         return self.compiled[length](params, opt_state, health, batch, normalization, step)
 
     def _make(self, length: int):
@@ -108,11 +114,11 @@ class TrainStep:
         return train_step
 
 
-def make_validation_loss(graphdef, rest, target: str) -> Callable:
+def make_validation_loss(graphdef, rest, target: str, replicated=None) -> Callable:
     """Jitted one-step MSE in normalised units (teacher forcing, no noise): the validation and
     best-checkpoint criterion, the same for every objective so that runs compare."""
 
-    @jax.jit
+    @functools.partial(jax.jit, out_shardings=replicated)
     def validation_loss(params, batch, normalization):
         window, future, conditioning = _normalized(batch, normalization)
         model = nnx.merge(graphdef, params, rest)
