@@ -8,6 +8,11 @@ after a warm-up of as many batches; the first row indexes the source in a plain 
 no device transfer) as the reference. The files were just written, so they are read through
 the OS page cache, as they are in a training run that fits in memory.
 
+The last rows compare with training: the samples per second of the real train step
+(:class:`neuralpde.training.step.TrainStep`: an FNO with 12 modes and width 32, one-step MSE,
+AdamW) on one fixed batch, and the same step fed by the loader. Loading is not the bottleneck
+when the second matches the first.
+
     .venv/bin/python benchmarks/data_loading.py
 """
 
@@ -73,6 +78,40 @@ def time_loader(windows, threads: int, prefetch: int, batches: int, repeats: int
     return times
 
 
+def time_training(windows, threads: int, prefetch: int, batches: int, repeats: int):
+    """Seconds per ``batches`` train steps: on one resident batch, and fed by the loader."""
+    import optax
+    from flax import nnx
+
+    from neuralpde.data import Normalization
+    from neuralpde.models import FNO
+    from neuralpde.training.objectives import OneStep
+    from neuralpde.training.step import TrainStep, initial_health
+
+    channels = len(windows.channel_names)
+    model = FNO(HISTORY * channels, channels, (12, 12), width=32, depth=4, n_conditioning=1,
+                rngs=nnx.Rngs(0))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = optax.adamw(1e-3)
+    step = TrainStep(graphdef, rest, tx, OneStep(), "mse", "state", seed=0)
+    norm = Normalization.identity(windows.channel_names, windows.parameters)
+    loader = ShardedBatches(windows, BATCH, seed=0, num_threads=threads, prefetch=prefetch)
+    state = [params, tx.init(params), initial_health(BATCH)]
+    fixed = next(loader)
+
+    def run(feed) -> float:
+        start = time.perf_counter()
+        for i in range(batches):
+            *state[:], metrics = step(*state, feed(), norm, np.int32(i), 1)
+        jax.block_until_ready(metrics)
+        return time.perf_counter() - start
+
+    run(lambda: fixed)
+    resident = [run(lambda: fixed) for _ in range(repeats)]
+    fed = [run(lambda: next(loader)) for _ in range(repeats)]
+    return resident, fed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trajectories", type=int, default=16)
@@ -102,6 +141,10 @@ def main() -> None:
             rows.append(("ShardedBatches (grain)", str(threads),
                          time_loader(windows, threads, args.prefetch, args.batches,
                                      args.repeats)))
+        resident, fed = time_training(windows, max(args.threads), args.prefetch, args.batches,
+                                      args.repeats)
+        rows.append(("train step, resident batch", "-", resident))
+        rows.append(("train step fed by the loader", str(max(args.threads)), fed))
         reference = None
         print(f"{'reader':<30}{'threads':>8}{'samples/s':>12}{'ms/batch':>10}{'ratio':>8}")
         for name, threads, times in rows:
