@@ -13,6 +13,7 @@ import pytest
 import yaml
 from helpers import tiny_recipe
 
+from neuralpde.cli import main
 from neuralpde.config import ConfigError, from_dict, to_dict
 from neuralpde.data import DataError
 from neuralpde.datagen import generate
@@ -136,9 +137,15 @@ def test_diverging_loss_stops_and_names_the_step(dataset, tmp_path):
         train(config, tmp_path / "run", progress=False)
 
 
-def test_corrupt_checkpoint_is_named(dataset, tmp_path):
+def test_evaluate_command_then_corrupt_checkpoint_is_named(dataset, tmp_path, capsys):
     run = tmp_path / "run"
     train(tiny_config(dataset, steps=4), run, progress=False)
+    assert main(["evaluate", str(run), "--split", "valid", "--steps", "3", "--checkpoint",
+                 "latest", "--out", str(tmp_path / "report")]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["n_steps"] == 3 and metrics["n_trajectories"] == 2
+    assert main(["evaluate", str(tmp_path / "nowhere")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
     for path in (run / "checkpoints" / "4").rglob("*"):
         if path.is_file() and path.stat().st_size > 0 and "state" in path.parts:
             path.write_bytes(b"garbage")
