@@ -8,14 +8,22 @@ from typing import Any
 from flax import nnx
 
 from neuralpde.config import ConfigError, from_dict
+from neuralpde.models.factformer import FactFormer, FactFormerConfig
 from neuralpde.models.fno import FNO, FNOConfig
+from neuralpde.models.ifactformer import IFactFormer, IFactFormerConfig
+from neuralpde.models.sinenet import SineNet, SineNetConfig
+from neuralpde.models.unet import UNet, UNetConfig
 
 MODELS: dict[str, tuple[type, type[nnx.Module]]] = {
     "fno": (FNOConfig, FNO),
+    "factformer": (FactFormerConfig, FactFormer),
+    "ifactformer_m": (IFactFormerConfig, IFactFormer),
+    "unet": (UNetConfig, UNet),
+    "sinenet": (SineNetConfig, SineNet),
 }
 """``kind -> (config class, module class)``; a module takes its config's fields as arguments."""
 
-ModelConfig = FNOConfig
+ModelConfig = FNOConfig | FactFormerConfig | IFactFormerConfig | UNetConfig | SineNetConfig
 """The tagged union of model configs (``FNOConfig | UNetConfig | ...`` as models arrive)."""
 
 

@@ -1,0 +1,133 @@
+"""Pieces shared by the convolutional U-shaped models: padded convs, norms, conditioning, checks."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from neuralpde._typing import Array, Float
+
+Padding = Literal["circular", "zeros"]
+PADDINGS: tuple[Padding, ...] = ("circular", "zeros")
+AXES = ("x", "y", "z")
+
+
+def conv(
+    in_channels: int,
+    out_channels: int,
+    n_dims: int,
+    kernel: int,
+    padding: Padding,
+    *,
+    stride: int = 1,
+    **kw,
+) -> nnx.Conv:
+    """A ``kernel^d`` convolution that keeps the grid (``stride=1``) or halves it (``stride=2``).
+
+    ``padding="circular"`` wraps the field periodically, ``"zeros"`` pads ``(k−1)//2`` zeros
+    before and ``k//2`` after, as PyTorch does with ``padding=k//2`` for odd ``k``.
+    """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if kernel == 1:
+        pad = "VALID"
+    elif padding == "circular":
+        pad = "CIRCULAR"
+    else:
+        pad = (((kernel - 1) // 2, kernel // 2),) * n_dims  # a tuple keeps the graph hashable
+    return nnx.Conv(
+        in_channels, out_channels, (kernel,) * n_dims, strides=stride, padding=pad, **kw
+    )
+
+
+def group_norm(channels: int, groups: int, **kw) -> nnx.GroupNorm:
+    """GroupNorm over space and ``channels / groups`` channels, with PyTorch's ε = 1e-5."""
+    return nnx.GroupNorm(channels, num_groups=groups, epsilon=1e-5, use_fast_variance=False, **kw)
+
+
+def gelu(h: Array) -> Array:
+    return jax.nn.gelu(h, approximate=False)
+
+
+class ConditionEmbedding(nnx.Module):
+    """Embedding ``e = σ(W₂ σ(W₁ p + b₁) + b₂)`` of scalar parameters ``p``, shared by all blocks.
+
+    Each block maps ``e`` through its own linear layer to a FiLM scale and shift (see
+    :func:`film_from_embedding`), as PDEArena's conditioned U-Nets do with their time and
+    parameter embeddings (there from a Fourier embedding of ``p``; here ``p`` arrives
+    normalised).
+
+    Args:
+        n_conditioning: number of scalar parameters per sample.
+        width: embedding width (PDEArena: ``4 × hidden_channels``).
+        dtype, param_dtype, rngs: as for ``nnx.Linear``.
+    """
+
+    def __init__(self, n_conditioning: int, width: int, **kw):
+        self.hidden = nnx.Linear(n_conditioning, width, **kw)
+        self.out = nnx.Linear(width, width, **kw)
+
+    def __call__(self, p: Float[Array, "batch parameter"]) -> Float[Array, "batch embed"]:
+        return gelu(self.out(gelu(self.hidden(p))))
+
+
+def film_from_embedding(
+    layer: nnx.Linear, embedding: Float[Array, "batch embed"]
+) -> tuple[Float[Array, "batch channel"], Float[Array, "batch channel"]]:
+    """Scale and shift ``(γ, β)``, each ``(batch, channel)``, from ``layer(e) = [γ, β]``."""
+    scale, shift = jnp.split(layer(embedding), 2, axis=-1)
+    return scale, shift
+
+
+def check_inputs(
+    model: str,
+    u: Array,
+    conditioning: Array | None,
+    *,
+    spatial_dims: int,
+    in_channels: int,
+    n_conditioning: int,
+    halvings: int,
+) -> None:
+    """Raise a ``ValueError`` naming expected and actual shapes if the inputs do not fit.
+
+    ``halvings`` is the number of times the model halves the grid: every spatial size must be
+    a positive multiple of ``2**halvings``.
+    """
+    d = spatial_dims
+    if u.ndim != d + 2 or u.shape[-1] != in_channels:
+        expected = f"(batch, {', '.join(AXES[:d])}, {in_channels})"
+        raise ValueError(
+            f"{model} with spatial_dims={d} and in_channels={in_channels} expects input of "
+            f"shape {expected}, got {tuple(u.shape)}"
+        )
+    space = tuple(u.shape[1:-1])
+    divisor = 2**halvings
+    if any(n % divisor or n == 0 for n in space):
+        suggestion = tuple(max(divisor, divisor * math.ceil(n / divisor)) for n in space)
+        raise ValueError(
+            f"{model} halves the grid {halvings} times, so every spatial size must be divisible "
+            f"by 2^{halvings} = {divisor}; got spatial shape {space} (pad or resample to a "
+            f"multiple of {divisor}, e.g. {suggestion})"
+        )
+    if n_conditioning == 0 and conditioning is not None:
+        raise ValueError(
+            f"this {model} was built with n_conditioning=0 but received conditioning of shape "
+            f"{tuple(conditioning.shape)}; build it with n_conditioning > 0 to use it"
+        )
+    if n_conditioning > 0:
+        expected = (u.shape[0], n_conditioning)
+        if conditioning is None:
+            raise ValueError(
+                f"this {model} was built with n_conditioning={n_conditioning} and needs "
+                f"conditioning of shape {expected}, got None"
+            )
+        if tuple(conditioning.shape) != expected:
+            raise ValueError(
+                f"conditioning must have shape (batch, n_conditioning) = {expected}, "
+                f"got {tuple(conditioning.shape)}"
+            )
