@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="frames to predict (default: to the end of each trajectory)")
     evaluate.add_argument("--out", help="report directory (default RUN_DIR/evaluation)")
 
+    commands.add_parser("models", help="list the models and the reference configurations' "
+                        "parameter counts against the published ones")
+
     quickstart = commands.add_parser("quickstart", help="the README's first command")
     quickstart.add_argument("--out", default="runs/quickstart")
     quickstart.add_argument("--steps", type=int, default=800, help="training steps")
@@ -111,6 +114,11 @@ def _run(args) -> int:
         report, _ = evaluate_run(args.run_dir, data=args.data, split=args.split,
                                  which=args.checkpoint, n_steps=args.steps, out=args.out)
         print(f"evaluation report: {report}")
+        return 0
+    if args.command == "models":
+        from neuralpde.models.references import reference_table
+
+        print(reference_table())
         return 0
     if args.command == "quickstart":
         from neuralpde.quickstart import quickstart
