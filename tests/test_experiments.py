@@ -10,16 +10,41 @@ from neuralpde.datagen import generate
 from neuralpde.training import TrainConfig, train
 
 EXPERIMENTS = Path(__file__).parents[1] / "experiments"
+CONFIGS = sorted(p.relative_to(EXPERIMENTS) for p in EXPERIMENTS.glob("*/*.yaml"))
+# Compiling a convolutional train step takes about 45 s on two cores: run those with -m slow.
+SLOW = {"unet", "sinenet4"}
+
+# Shrink each model to seconds; everything else runs as configured.
+SMALL = {
+    "fno": ["model.modes=[4, 4]", "model.width=4"],
+    "unet": ["model.hidden_channels=4"],
+    "sinenet": ["model.hidden_channels=4", "model.waves=1"],
+    "factformer": ["model.dim=8", "model.depth=1", "model.heads=1", "model.dim_head=4"],
+}
 
 
-@pytest.mark.parametrize("name", ["fno_ns"])
-def test_experiment_config_trains(name, tmp_path):
-    generate(tiny_recipe(store_velocity=False, t_end=1.6), tmp_path, progress=False)
-    config = from_yaml(TrainConfig, EXPERIMENTS / name / "config.yaml")
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    generate(tiny_recipe(store_velocity=False, t_end=1.6), root, progress=False)
+    return root / "tiny"
+
+
+def test_every_experiment_has_a_readme_and_a_config():
+    folders = [p for p in EXPERIMENTS.iterdir() if p.is_dir()]
+    assert folders and all((p / "README.md").exists() for p in folders)
+    assert {p.parts[0] for p in CONFIGS} == {p.name for p in folders}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, id=str(p), marks=[pytest.mark.slow] if p.stem in SLOW else [])
+    for p in CONFIGS
+])
+def test_experiment_config_trains(path, tiny_data, tmp_path):
+    config = from_yaml(TrainConfig, EXPERIMENTS / path)
     config = apply_overrides(config, [
-        f"data.path={tmp_path / 'tiny'}", "steps=2", "log_every=1", "eval_every=2",
-        "eval_batches=1", "checkpoint_every=2", "batch_size=4", "model.modes=[4, 4]",
-        "model.width=4",
+        f"data.path={tiny_data}", "steps=2", "log_every=1", "eval_every=2", "eval_batches=1",
+        "checkpoint_every=2", "batch_size=4", *SMALL[config.model.kind],
     ])
     result = train(config, tmp_path / "run", progress=False)
     assert result.steps == 2 and result.final_loss > 0

@@ -41,7 +41,7 @@ from neuralpde.models.registry import build_model
 from neuralpde.training.checkpoint import Checkpoints
 from neuralpde.training.config import TrainConfig
 from neuralpde.training.optimizer import learning_rate_schedule, make_optimizer
-from neuralpde.training.run_log import RunLog
+from neuralpde.training.run_log import RunLog, read_log
 from neuralpde.training.step import TrainStep, initial_health, make_validation_loss
 
 
@@ -172,6 +172,9 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
 
     pending: list[tuple[int, dict]] = []
     last_loss, valid_loss = float("nan"), float("nan")
+    if start:
+        valid_loss = float(meta["valid_loss"])
+        last_loss = next((r["loss"] for r in reversed(read_log(run_dir)) if "loss" in r), last_loss)
     began = time.perf_counter()
     try:
         for step in range(start, config.steps):
