@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("generate", "quickstart", "train", "evaluate"):
+    # Training runs no faster split over host devices (one CPU device already uses every core
+    # for its matmuls: benchmarks/README.md); FFT-bound generation and rollouts do.
+    if args.command in ("generate", "quickstart", "evaluate"):
         _use_every_core()
     from neuralpde.config import ConfigError
     from neuralpde.data import DataError

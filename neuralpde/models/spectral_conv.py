@@ -10,7 +10,10 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import lax
 
-from neuralpde._typing import Array, Complex, Float
+from neuralpde._typing import Array, Float
+from neuralpde.models._truncated_dft import kept_shape, truncated_irfft, truncated_rfft
+
+__all__ = ["SpectralConv", "check_modes", "kept_shape"]
 
 
 def check_modes(modes: Sequence[int]) -> tuple[int, ...]:
@@ -23,52 +26,6 @@ def check_modes(modes: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(m) for m in modes)
 
 
-def kept_shape(modes: tuple[int, ...]) -> tuple[int, ...]:
-    """Shape of the retained spectrum: ``2 m`` along every axis but the last, ``m`` along it.
-
-    Along a non-last axis the modes ``0 … m−1`` come first, then ``−m … −1``; along the last
-    (real-FFT) axis only ``0 … m−1`` exist.
-    """
-    return (*(2 * m for m in modes[:-1]), modes[-1])
-
-
-def truncated_rfft(
-    x: Float[Array, "batch *space channel"], modes: tuple[int, ...]
-) -> Complex[Array, "batch *modes channel"]:
-    """Retained Fourier coefficients of ``x`` over its spatial axes (unnormalised forward FFT).
-
-    Equal to ``rfftn`` over the spatial axes followed by truncation, but transforms one axis at a
-    time and truncates after each, so that later transforms only see retained columns.
-    """
-    d = len(modes)
-    xf = lax.slice_in_dim(jnp.fft.rfft(x, axis=d), 0, modes[-1], axis=d)
-    for axis in range(d - 1, 0, -1):
-        m, n = modes[axis - 1], x.shape[axis]
-        xf = jnp.fft.fft(xf, axis=axis)
-        low = lax.slice_in_dim(xf, 0, m, axis=axis)
-        high = lax.slice_in_dim(xf, n - m, n, axis=axis)
-        xf = jnp.concatenate([low, high], axis=axis)
-    return xf
-
-
-def truncated_irfft(
-    yf: Complex[Array, "batch *modes channel"], modes: tuple[int, ...], space: tuple[int, ...]
-) -> Float[Array, "batch *space channel"]:
-    """Inverse of :func:`truncated_rfft`: zero-fill dropped modes, then ``irfftn`` to ``space``."""
-    d = len(modes)
-    for axis in range(1, d):
-        m, n = modes[axis - 1], space[axis - 1]
-        low = lax.slice_in_dim(yf, 0, m, axis=axis)
-        high = lax.slice_in_dim(yf, m, 2 * m, axis=axis)
-        gap = list(yf.shape)
-        gap[axis] = n - 2 * m
-        yf = jnp.concatenate([low, jnp.zeros(gap, yf.dtype), high], axis=axis)
-        yf = jnp.fft.ifft(yf, axis=axis)
-    pad = [(0, 0)] * yf.ndim
-    pad[d] = (0, space[-1] // 2 + 1 - modes[-1])
-    return jnp.fft.irfft(jnp.pad(yf, pad), n=space[-1], axis=d)
-
-
 class SpectralConv(nnx.Module):
     """Fourier-space convolution with a learned multiplier on the lowest modes (Li et al. 2021)::
 
@@ -76,12 +33,15 @@ class SpectralConv(nnx.Module):
 
     Along every spatial axis but the last, the modes ``0 … m−1`` and ``−m … −1`` are retained;
     along the last axis (the half-spectrum of the real FFT) the modes ``0 … m−1``. Inputs are
-    channels-last; one einsum ``'b...i,...io->b...o'`` multiplies all retained modes at once.
+    channels-last. The truncated transforms are dense products with twiddle matrices, one axis
+    at a time (:mod:`neuralpde.models._truncated_dft`; faster than FFTs on CPU when ``m ≪ n``),
+    and two real einsums ``'bp...i,...io->bp...o'`` with ``Re R`` and ``Im R`` multiply all
+    retained modes at once.
 
-    The forward FFT is unnormalised and the inverse scaled by ``1/N`` (NumPy's convention), so
-    the layer is discretisation-invariant: on a band-limited input it commutes with spectral
-    interpolation to a finer grid. FFTs run in ``float32`` (or ``float64``) whatever the compute
-    dtype, since XLA's FFT takes no ``bfloat16``; the result is cast back to the input dtype.
+    The forward transform is unnormalised and the inverse scaled by ``1/N`` (NumPy's
+    convention), so the layer is discretisation-invariant: on a band-limited input it commutes
+    with spectral interpolation to a finer grid. The transforms run in ``float32`` (or
+    ``float64``) whatever the compute dtype; the result is cast back to the input dtype.
 
     Weights are stored as real and imaginary ``Param`` s of shape ``(*kept, in, out)`` with
     ``kept`` from :func:`kept_shape`, drawn from ``N(0, s²)`` with ``s = 1/(in · out)``
@@ -138,8 +98,13 @@ class SpectralConv(nnx.Module):
     def __call__(self, x: Float[Array, "batch *space channel"]) -> Float[Array, "batch *space out"]:
         """Apply the layer to ``x`` of shape ``(batch, *space, in_channels)``."""
         self.check_input(x)
-        fft_dtype = jnp.promote_types(x.dtype, jnp.float32)
-        xf = truncated_rfft(x.astype(fft_dtype), self.modes)
-        weight = lax.complex(self.weight_real[...], self.weight_imag[...]).astype(xf.dtype)
-        yf = jnp.einsum("b...i,...io->b...o", xf, weight)
+        dtype = jnp.promote_types(x.dtype, jnp.float32)
+        xf = truncated_rfft(x.astype(dtype), self.modes)
+        real, imag = (w[...].astype(dtype) for w in (self.weight_real, self.weight_imag))
+        by_real, by_imag = (
+            jnp.einsum("bp...i,...io->bp...o", xf, w, precision=lax.Precision.HIGHEST)
+            for w in (real, imag)
+        )
+        # (a + ib)(c + id) = (ac − bd) + i(ad + bc), with a, b the pair on axis 1.
+        yf = jnp.stack([by_real[:, 0] - by_imag[:, 1], by_imag[:, 0] + by_real[:, 1]], axis=1)
         return truncated_irfft(yf, self.modes, x.shape[1:-1]).astype(x.dtype)

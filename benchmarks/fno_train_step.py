@@ -1,0 +1,279 @@
+"""Training-step samples per second of our FNO against neuraloperator's FNO (PyTorch), on CPU.
+
+One training step is forward, MSE loss, backward, global-norm clipping and AdamW, on a batch of
+16 windows of 10 frames in and 1 out at 64², time folded into channels (10 in, 1 out). Both
+models are the FNO of Li et al. (2021) with the same sizes (default: width 32, 4 layers, 24 × 12
+retained modes, grid channels, a linear lifting, projection through 4 · width; 2,368,289
+parameters each):
+
+* ours: :class:`neuralpde.models.FNO` trained by the real :class:`neuralpde.training.TrainStep`
+  (``OneStep`` objective, ``mse`` on the state, ``make_optimizer``'s clip + AdamW), with the
+  batch sharded over a ``data`` mesh of ``--devices`` XLA host devices, as ``neuralpde train``
+  does;
+* peer: ``neuralop.models.FNO`` (neuraloperator 2.0, channels-first) with
+  ``lifting_channel_ratio=0``, ``projection_channel_ratio=4``, ``use_channel_mlp=False`` and
+  ``n_modes=(2m, 2m − 1)`` (its last axis keeps ``n // 2 + 1``), trained by PyTorch eager with
+  ``clip_grad_norm_`` and ``torch.optim.AdamW``, ``torch.set_num_threads(--threads)``.
+
+Each configuration runs in its own worker process, so that its peak resident memory
+(``ru_maxrss``) is its own, and the parent times them **interleaved**: in every round each worker
+runs ``--steps`` steps in turn (the order rotates), so that a change in machine load hits all of
+them alike. Reported: the median over ``--repeats`` rounds after a warm-up, the first step
+(which includes XLA's compilation) apart, and the ratio to the peer as the median over rounds of
+(that round's fastest peer configuration / ours), with the load average of every round.
+
+    /tmp/benchvenv/bin/python benchmarks/fno_train_step.py            # needs the bench extra
+    /tmp/benchvenv/bin/python benchmarks/fno_train_step.py --repeats 15
+    taskset -c 0 /tmp/benchvenv/bin/python benchmarks/fno_train_step.py --devices 1 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+BATCH, HISTORY, SIZE = 16, 10, 64
+
+
+def rss_mib() -> float:
+    """Current resident set size of this process in MiB (Linux ``/proc``)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sample_data(seed: int = 0):
+    """The batch both frameworks train on: ``(16, 10, 64, 64)`` in, ``(16, 1, 64, 64)`` out."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    window = rng.normal(size=(BATCH, HISTORY, SIZE, SIZE)).astype(np.float32)
+    future = rng.normal(size=(BATCH, 1, SIZE, SIZE)).astype(np.float32)
+    return window, future
+
+
+class Ours:
+    """Our FNO under the real ``TrainStep``, on a ``data`` mesh of ``devices`` host devices."""
+
+    name = "neuralpde FNO (JAX)"
+
+    def __init__(self, modes: int, width: int, depth: int, devices: int):
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
+        import jax
+        import jax.numpy as jnp
+        from flax import nnx
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
+
+        from neuralpde.data import Normalization, data_mesh
+        from neuralpde.models import FNO
+        from neuralpde.training.objectives import OneStep
+        from neuralpde.training.optimizer import OptimizerConfig, make_optimizer
+        from neuralpde.training.step import TrainStep, initial_health
+
+        self.name = f"{self.name}, {devices} device{'s' * (devices > 1)}"
+        self.jax, self.jnp = jax, jnp
+        model = FNO(HISTORY, 1, (modes, modes), width=width, depth=depth, rngs=nnx.Rngs(0))
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        self.parameters = sum(p.size for p in jax.tree.leaves(params))
+        mesh = data_mesh()
+        replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+        tx = make_optimizer(OptimizerConfig(), total_steps=100_000)
+        self.state = jax.device_put(
+            [params, tx.init(params), initial_health(BATCH)], replicated
+        )
+        window, future = sample_data()
+        self.batch = jax.device_put(
+            {"input": window[..., None], "target": future[..., None],
+             "trajectory": jnp.arange(BATCH)},
+            sharded,
+        )
+        self.normalization = jax.device_put(Normalization.identity(["u"]), replicated)
+        self.train_step = TrainStep(graphdef, rest, tx, OneStep(), "mse", "state", seed=0,
+                                    replicated=replicated)
+        self.step = 0
+
+    def run(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            *self.state, _metrics = self.train_step(
+                *self.state, self.batch, self.normalization, self.jnp.asarray(self.step), 1
+            )
+            self.step += 1
+        self.jax.block_until_ready(self.state)
+        return time.perf_counter() - start
+
+
+class Peer:
+    """neuraloperator's FNO, PyTorch eager, clip + AdamW."""
+
+    name = "neuraloperator FNO (PyTorch)"
+
+    def __init__(self, modes: int, width: int, depth: int, threads: int):
+        import torch
+        from neuralop.models import FNO
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        self.name = f"{self.name}, {threads} thread{'s' * (threads > 1)}"
+        self.torch = torch
+        self.model = FNO(
+            n_modes=(2 * modes, 2 * modes - 1), in_channels=HISTORY, out_channels=1,
+            hidden_channels=width, n_layers=depth, lifting_channel_ratio=0,
+            projection_channel_ratio=4, use_channel_mlp=False,
+        )
+        self.parameters = sum(
+            p.numel() * (2 if p.is_complex() else 1) for p in self.model.parameters()
+        )
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4
+        )
+        window, future = sample_data()
+        self.window, self.future = torch.from_numpy(window), torch.from_numpy(future)
+
+    def run(self, steps: int) -> float:
+        torch = self.torch
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(self.model(self.window), self.future)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+        return time.perf_counter() - start
+
+
+def worker(args) -> None:
+    """Build one configuration, then answer ``run N`` and ``quit`` on stdin with JSON lines."""
+    if args.worker == "ours":
+        runner = Ours(args.modes, args.width, args.depth, args.worker_devices)
+    else:
+        runner = Peer(args.modes, args.width, args.depth, args.threads[0])
+    built = rss_mib()  # the framework, the model, the optimiser state and the batch
+    first = runner.run(1)
+    runner.run(args.warmup)
+    print(json.dumps({"name": runner.name, "parameters": runner.parameters,
+                      "first_step_s": first, "rss_built_mib": built}), flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        if command[0] == "run":
+            print(json.dumps({"seconds": runner.run(int(command[1]))}), flush=True)
+        else:
+            print(json.dumps({"peak_rss_mib": peak_rss_mib()}), flush=True)
+            return
+
+
+class Worker:
+    def __init__(self, argv: list[str]):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.info = self.receive()
+
+    def receive(self) -> dict:
+        while line := self.process.stdout.readline():
+            if line.startswith("{"):  # anything else is a library's chatter
+                return json.loads(line)
+        raise RuntimeError(f"worker {self.process.args[2:]} exited with {self.process.wait()}")
+
+    def ask(self, command: str) -> dict:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.receive()
+
+
+def load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--modes", type=int, default=12, help="our modes per axis (m)")
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--devices", type=int, nargs="+", default=sorted({1, os.cpu_count()}),
+                        help="our XLA host device counts, one worker each")
+    parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, os.cpu_count()}),
+                        help="torch intra-op thread counts, one peer worker each")
+    parser.add_argument("--steps", type=int, default=5, help="steps per timing")
+    parser.add_argument("--repeats", type=int, default=9, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=3, help="steps after the first")
+    parser.add_argument("--no-peer", action="store_true", help="time ours only")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--worker", choices=["ours", "peer"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker-devices", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    shared = ["--modes", str(args.modes), "--width", str(args.width), "--depth",
+              str(args.depth), "--warmup", str(args.warmup)]
+    print(f"batch {BATCH} × {HISTORY} frames in, 1 out, {SIZE}², modes {args.modes} "
+          f"(kept {2 * args.modes} × {args.modes}), width {args.width}, depth {args.depth}; "
+          f"{os.cpu_count()} CPUs; load at start {load()}", flush=True)
+    workers = [Worker([*shared, "--worker", "ours", "--worker-devices", str(d)])
+               for d in args.devices]
+    peers = []
+    for threads in [] if args.no_peer else args.threads:
+        try:
+            peers.append(Worker([*shared, "--worker", "peer", "--threads", str(threads)]))
+        except RuntimeError as error:
+            print(f"peer not run ({error}); install the bench extra")
+            break
+    workers += peers
+    times, loads = [[] for _ in workers], []
+    for round_ in range(args.repeats):
+        for k in range(len(workers)):
+            index = (round_ + k) % len(workers)
+            times[index].append(workers[index].ask(f"run {args.steps}")["seconds"] / args.steps)
+        loads.append(os.getloadavg()[0])
+    end_load = load()
+    peaks = [w.ask("quit")["peak_rss_mib"] for w in workers]
+    # The fastest peer configuration of each round: 2 threads win on an idle machine, 1 thread
+    # when other processes hold the cores (PyTorch's OpenMP threads then wait on each other).
+    best_peer = [min(times[len(args.devices) + j][r] for j in range(len(peers)))
+                 for r in range(args.repeats)] if peers else None
+
+    rows = []
+    print("\n| configuration | parameters | samples/s | ms/step | ÷ best peer | first step s | "
+          "RSS before first step MiB | peak RSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for w, t, peak in zip(workers, times, peaks, strict=True):
+        ratio = (statistics.median([p / o for o, p in zip(t, best_peer, strict=True)])
+                 if best_peer else float("nan"))
+        seconds = statistics.median(t)
+        row = dict(name=w.info["name"], parameters=w.info["parameters"],
+                   samples_per_s=BATCH / seconds, ms_per_step=1e3 * seconds,
+                   ratio_to_best_peer=ratio, first_step_s=w.info["first_step_s"],
+                   rss_before_first_step_mib=w.info["rss_built_mib"], peak_rss_mib=peak,
+                   times_s=t)
+        rows.append(row)
+        print(f"| {row['name']} | {row['parameters']:,} | {row['samples_per_s']:.1f} | "
+              f"{row['ms_per_step']:.0f} | {ratio:.2f} | {row['first_step_s']:.1f} | "
+              f"{row['rss_before_first_step_mib']:.0f} | {peak:.0f} |")
+    print(f"\nmedian of {args.repeats} interleaved rounds of {args.steps} steps after "
+          f"{1 + args.warmup} warm-up steps; ÷ best peer = median over rounds of (time of that "
+          f"round's fastest peer configuration / this time), > 1 is faster. Load average "
+          f"(which counts this benchmark's own running worker): {min(loads):.1f}–"
+          f"{max(loads):.1f} (1 min) during the rounds, {end_load} (1, 5, 15 min) at the end, "
+          f"on {os.cpu_count()} CPUs.")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "load_1min_per_round": loads, "load_end": end_load,
+                       "args": vars(args)}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
