@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from neuralpde._typing import Array, Float
+from neuralpde.models.film import check_conditioning
 
 Padding = Literal["circular", "zeros"]
 PADDINGS: tuple[Padding, ...] = ("circular", "zeros")
@@ -114,20 +115,4 @@ def check_inputs(
             f"by 2^{halvings} = {divisor}; got spatial shape {space} (pad or resample to a "
             f"multiple of {divisor}, e.g. {suggestion})"
         )
-    if n_conditioning == 0 and conditioning is not None:
-        raise ValueError(
-            f"this {model} was built with n_conditioning=0 but received conditioning of shape "
-            f"{tuple(conditioning.shape)}; build it with n_conditioning > 0 to use it"
-        )
-    if n_conditioning > 0:
-        expected = (u.shape[0], n_conditioning)
-        if conditioning is None:
-            raise ValueError(
-                f"this {model} was built with n_conditioning={n_conditioning} and needs "
-                f"conditioning of shape {expected}, got None"
-            )
-        if tuple(conditioning.shape) != expected:
-            raise ValueError(
-                f"conditioning must have shape (batch, n_conditioning) = {expected}, "
-                f"got {tuple(conditioning.shape)}"
-            )
+    check_conditioning(model, u.shape[0], n_conditioning, conditioning)

@@ -12,7 +12,7 @@ from flax import nnx
 from neuralpde._typing import Array, Float
 from neuralpde.config import ConfigError
 from neuralpde.models.factorized_attention import ROTARY_MODES, FactorizedAttention, Rotary
-from neuralpde.models.film import FiLM, modulate
+from neuralpde.models.film import FiLM, check_conditioning, modulate
 from neuralpde.models.fourier_features import FourierGridEncoding
 
 
@@ -49,18 +49,7 @@ def check_inputs(model: nnx.Module, u: Array, conditioning: Array | None) -> Non
             f"{name} with spatial_dims={d} and in_channels={model.in_channels} expects input of "
             f"shape (batch, {', '.join(['≥2'] * d)}, {model.in_channels}), got {tuple(u.shape)}"
         )
-    n = model.n_conditioning
-    if n == 0 and conditioning is not None:
-        raise ValueError(
-            f"this {name} was built with n_conditioning=0 but received conditioning of shape "
-            f"{tuple(conditioning.shape)}; build it with n_conditioning > 0 to use it"
-        )
-    if n > 0 and (conditioning is None or tuple(conditioning.shape) != (u.shape[0], n)):
-        got = None if conditioning is None else tuple(conditioning.shape)
-        raise ValueError(
-            f"this {name} was built with n_conditioning={n} and needs conditioning of shape "
-            f"(batch, n_conditioning) = {(u.shape[0], n)}, got {got}"
-        )
+    check_conditioning(name, u.shape[0], model.n_conditioning, conditioning)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -68,3 +68,20 @@ def modulate(
     """``(1 + scale) ⊙ h + shift``, with scale and shift broadcast over the spatial axes."""
     expand = (slice(None),) + (None,) * (h.ndim - 2) + (slice(None),)
     return (1 + scale[expand]) * h + shift[expand]
+
+
+def check_conditioning(model: str, batch: int, n_conditioning: int, conditioning) -> None:
+    """Raise a ``ValueError`` unless ``conditioning`` fits a model built with ``n_conditioning``
+    parameters: ``None`` for ``0``, else shape ``(batch, n_conditioning)``."""
+    if n_conditioning == 0 and conditioning is not None:
+        raise ValueError(
+            f"this {model} was built with n_conditioning=0 but received conditioning of shape "
+            f"{tuple(conditioning.shape)}; build it with n_conditioning > 0 to use it"
+        )
+    expected = (batch, n_conditioning)
+    if n_conditioning > 0 and (conditioning is None or tuple(conditioning.shape) != expected):
+        got = None if conditioning is None else tuple(conditioning.shape)
+        raise ValueError(
+            f"this {model} was built with n_conditioning={n_conditioning} and needs conditioning "
+            f"of shape (batch, n_conditioning) = {expected}, got {got}"
+        )

@@ -14,7 +14,7 @@ from jax import lax
 
 from neuralpde._typing import Array, Float
 from neuralpde.config import ConfigError
-from neuralpde.models.film import FiLM, modulate
+from neuralpde.models.film import FiLM, check_conditioning, modulate
 from neuralpde.models.spectral_conv import SpectralConv, check_modes
 
 
@@ -180,23 +180,7 @@ class FNO(nnx.Module):
                 f"shape {expected} ({d} spatial axes with at least 2·modes points each), "
                 f"got {tuple(u.shape)}"
             )
-        if self.n_conditioning == 0 and conditioning is not None:
-            raise ValueError(
-                "this FNO was built with n_conditioning=0 but received conditioning of shape "
-                f"{tuple(conditioning.shape)}; build it with n_conditioning > 0 to use it"
-            )
-        if self.n_conditioning > 0:
-            expected = (u.shape[0], self.n_conditioning)
-            if conditioning is None:
-                raise ValueError(
-                    f"this FNO was built with n_conditioning={self.n_conditioning} and needs "
-                    f"conditioning of shape {expected}, got None"
-                )
-            if tuple(conditioning.shape) != expected:
-                raise ValueError(
-                    f"conditioning must have shape (batch, n_conditioning) = {expected}, "
-                    f"got {tuple(conditioning.shape)}"
-                )
+        check_conditioning("FNO", u.shape[0], self.n_conditioning, conditioning)
 
     def __call__(
         self,
