@@ -1,7 +1,8 @@
 """Frozen dataclass configs that round-trip through YAML, with ``--set key=value`` overrides.
 
 A config is a frozen dataclass whose fields are plain values, tuples, other config dataclasses,
-or a union of config dataclasses told apart by a ``kind`` field (a tagged union)::
+mappings from names to such values, or a union of config dataclasses told apart by a ``kind``
+field (a tagged union)::
 
     forcing: {kind: kolmogorov, wavenumber: 4}
 
@@ -31,6 +32,8 @@ def to_dict(config: Any) -> Any:
         return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
     if isinstance(config, tuple | list):
         return [to_dict(v) for v in config]
+    if isinstance(config, dict):
+        return {k: to_dict(v) for k, v in config.items()}
     return config
 
 
@@ -107,6 +110,10 @@ def _convert(annotation: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected {len(args)} entries, got {len(value)}")
         pairs = enumerate(zip(args, value, strict=True))
         return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in pairs)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")

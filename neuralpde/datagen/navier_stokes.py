@@ -1,4 +1,4 @@
-"""One Navier–Stokes trajectory from a recipe: sample, solve on the fine grid, observe coarse.
+"""One Navier–Stokes trajectory from a recipe (sample, solve fine, observe coarse), its file layout.
 
 ``simulate_trajectory(recipe, key)`` is pure and unbatched; the generator vmaps and shards it.
 Per stored frame it returns the vorticity (and optionally velocity) on the storage grid, the
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from neuralpde._typing import Array, Float, PRNGKeyArray
+from neuralpde.datagen.errors import BlowUpError
 from neuralpde.datagen.navier_stokes_recipe import (
     EnergySpectrumField,
     FNOForcing,
@@ -22,6 +24,7 @@ from neuralpde.datagen.navier_stokes_recipe import (
 )
 from neuralpde.grid import PeriodicGrid2D
 from neuralpde.ic import energy_spectrum_field, gaussian_random_field, taylor_green
+from neuralpde.io import FileLayout
 from neuralpde.pde import NavierStokes2D, fno_forcing, kolmogorov_forcing
 from neuralpde.solvers import STEPPERS, repeat, rollout
 
@@ -63,15 +66,6 @@ def sample_viscosity(recipe: NavierStokesRecipe, key: PRNGKeyArray, dtype) -> Fl
         return jnp.asarray(low, dtype)
     u = jax.random.uniform(key, (), dtype)
     return jnp.exp(jnp.log(low) + u * (jnp.log(high) - jnp.log(low))).astype(dtype)
-
-
-def trajectory_key(seed: int, split_index: int, trajectory_index) -> PRNGKeyArray:
-    """Key of one trajectory: ``fold_in(fold_in(key(seed), split), index)``.
-
-    Splits fold in different integers, so train, valid and test never share a key.
-    """
-    split_key = jax.random.fold_in(jax.random.key(seed), split_index)
-    return jax.random.fold_in(split_key, trajectory_index)
 
 
 def simulate_trajectory(recipe: NavierStokesRecipe, key: PRNGKeyArray) -> dict[str, Array]:
@@ -116,3 +110,41 @@ def simulate_trajectory(recipe: NavierStokesRecipe, key: PRNGKeyArray) -> dict[s
     )(w_hat)
     frames["viscosity"] = viscosity
     return frames
+
+
+FIELDS = {"vorticity": 0, "velocity": 1}
+TIME_SERIES = ("energy", "enstrophy", "mean_vorticity")
+
+
+def file_layout(recipe: NavierStokesRecipe, count: int) -> FileLayout:
+    n = recipe.store_resolution
+    coordinate = np.arange(n) * (recipe.domain_length / n)
+    return FileLayout(
+        dataset_name=recipe.name,
+        n_trajectories=count,
+        time=np.asarray(recipe.frame_times()),
+        coordinates={"x": coordinate, "y": coordinate},
+        boundary_types={"x": "PERIODIC", "y": "PERIODIC"},
+        fields={k: v for k, v in FIELDS.items() if k == "vorticity" or recipe.store_velocity},
+        sample_scalars=("viscosity",),
+        time_series=TIME_SERIES,
+        constants={"drag": recipe.drag, "domain_length": recipe.domain_length},
+    )
+
+
+def check_health(recipe: NavierStokesRecipe, split: str, indices, arrays) -> None:
+    """Raise :class:`BlowUpError` at the first non-finite frame or CFL violation."""
+    bad = ~arrays["finite"] | (arrays["cfl"] > recipe.cfl_max)
+    if not bad.any():
+        return
+    row, frame = np.argwhere(bad)[0]
+    t = recipe.frame_times()[frame]
+    cfl = arrays["cfl"][row, frame]
+    reason = "NaN or Inf in the vorticity" if not arrays["finite"][row, frame] else (
+        f"CFL number {cfl:.3g} exceeds cfl_max={recipe.cfl_max}"
+    )
+    raise BlowUpError(
+        f"{recipe.name}: blow-up in {split} trajectory {int(indices[row])} at t={t:.6g}: "
+        f"{reason}. Reduce dt (now {recipe.dt}) or raise the resolution; no finished file was "
+        "written for this split"
+    )

@@ -9,8 +9,9 @@ import yaml
 
 from neuralpde.config import ConfigError, from_dict
 from neuralpde.datagen.navier_stokes_recipe import NavierStokesRecipe
+from neuralpde.datagen.porous_medium_recipe import PorousMediumRecipe
 
-RECIPE_TYPES = {"navier_stokes_2d": NavierStokesRecipe}
+RECIPE_TYPES = {"navier_stokes_2d": NavierStokesRecipe, "porous_medium": PorousMediumRecipe}
 
 
 def recipes_directory() -> Path:

@@ -68,7 +68,8 @@ class FileLayout:
         n_trajectories: trajectories in this file.
         time: stored times ``(n_time,)``.
         coordinates: spatial dim name -> coordinates ``(n_d,)``, in axis order.
-        boundary_types: spatial dim name -> ``"PERIODIC"``, ``"WALL"`` or ``"OPEN"``.
+        boundary_types: spatial dim name -> ``"PERIODIC"``, ``"WALL"`` or ``"OPEN"``, or a
+            ``(low, high)`` pair of them when the two sides differ.
         fields: field name -> tensor order (0 scalar field, 1 vector, 2 tensor).
         sample_scalars: names of per-trajectory parameters ``(n_trajectories,)``.
         time_series: names of per-trajectory invariants ``(n_trajectories, n_time)``.
@@ -80,7 +81,7 @@ class FileLayout:
     n_trajectories: int
     time: np.ndarray
     coordinates: dict[str, np.ndarray]
-    boundary_types: dict[str, str]
+    boundary_types: dict[str, str | tuple[str, str]]
     fields: dict[str, int]
     sample_scalars: tuple[str, ...] = ()
     time_series: tuple[str, ...] = ()

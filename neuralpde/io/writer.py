@@ -71,15 +71,18 @@ class TrajectoryFileWriter:
             _flags(dims.create_dataset(name, data=np.asarray(coordinate, np.float32)), False, False)
 
         boundaries = f.create_group("boundary_conditions")
-        for name, bc_type in layout.boundary_types.items():
-            group = boundaries.create_group(f"{name}_{bc_type.lower()}")
-            group.attrs["associated_dims"] = [name]
-            group.attrs["associated_fields"] = []
-            group.attrs["bc_type"] = bc_type
-            _flags(group, False, False)
-            mask = np.zeros(len(layout.coordinates[name]), bool)
-            mask[[0, -1]] = True
-            group.create_dataset("mask", data=mask)
+        for name, types in layout.boundary_types.items():
+            low, high = (types, types) if isinstance(types, str) else types
+            sides = [(low, (0, -1))] if low == high else [(low, (0,)), (high, (-1,))]
+            for bc_type, ends in sides:
+                group = boundaries.create_group(f"{name}_{bc_type.lower()}")
+                group.attrs["associated_dims"] = [name]
+                group.attrs["associated_fields"] = []
+                group.attrs["bc_type"] = bc_type
+                _flags(group, False, False)
+                mask = np.zeros(len(layout.coordinates[name]), bool)
+                mask[list(ends)] = True
+                group.create_dataset("mask", data=mask)
 
         scalars = f.create_group("scalars")
         scalars.attrs["field_names"] = [*layout.sample_scalars, *layout.time_series,

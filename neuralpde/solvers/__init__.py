@@ -1,9 +1,10 @@
-"""Generic time steppers over a PDE's linear and nonlinear parts, and the shared rollout."""
+"""Time steppers: spectral steppers with the shared rollout, and the porous-medium diffrax solve."""
 
 from neuralpde.solvers._base import AbstractStepper, SemiLinearPDE
 from neuralpde.solvers.etdrk2 import ETDRK2
 from neuralpde.solvers.etdrk4 import ETDRK4
 from neuralpde.solvers.fno_crank_nicolson import FNOCrankNicolson
+from neuralpde.solvers.porous_medium_solve import SolverOptions, solve_porous_medium
 from neuralpde.solvers.rollout import repeat, rollout
 
 STEPPERS: dict[str, type[AbstractStepper]] = {
@@ -19,6 +20,8 @@ __all__ = [
     "AbstractStepper",
     "FNOCrankNicolson",
     "SemiLinearPDE",
+    "SolverOptions",
     "repeat",
     "rollout",
+    "solve_porous_medium",
 ]
