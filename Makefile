@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: quickstart test test-slow test-all lint bench clean
+.PHONY: quickstart test test-slow test-all lint bench notebooks clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/ns2d_solver.py
+
+notebooks: $(VENV)/.installed
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(BIN)/jupytext --to ipynb --update-metadata '{}' notebooks/[0-9][0-9]_*.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -16,6 +16,7 @@ from neuralpde.evaluation.metrics import (
 )
 from neuralpde.evaluation.plots import plot_invariants, plot_snapshots
 from neuralpde.evaluation.report import write_report
+from neuralpde.evaluation.rollout_animation import animate_rollout
 from neuralpde.evaluation.rollout_metrics import RolloutMetrics, trajectory_metrics
 from neuralpde.evaluation.rollout_plots import (
     plot_energy_spectra,
@@ -27,6 +28,7 @@ from neuralpde.evaluation.spectra import energy_spectrum, energy_spectrum_error
 __all__ = [
     "RolloutEvaluation",
     "RolloutMetrics",
+    "animate_rollout",
     "blowup_step",
     "correlation_time",
     "energy",
