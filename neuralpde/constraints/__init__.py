@@ -11,6 +11,11 @@ from neuralpde.constraints.builders import (
     mass_constraint,
     zero_mean_constraint,
 )
+from neuralpde.constraints.constrained_rollout import (
+    CORRECTIONS,
+    ConstrainedRollout,
+    constrained_rollout,
+)
 from neuralpde.constraints.coordinate_pinn import (
     CoordinateMLP,
     GPMEProblem1D,
@@ -32,7 +37,9 @@ from neuralpde.constraints.residual_penalty import (
 )
 
 __all__ = [
+    "CORRECTIONS",
     "AbstractResidual",
+    "ConstrainedRollout",
     "CoordinateMLP",
     "GPMEProblem1D",
     "LinearConstraint",
@@ -40,6 +47,7 @@ __all__ = [
     "NavierStokesResidual",
     "PINNConfig",
     "PorousMediumResidual",
+    "constrained_rollout",
     "ensemble_moments",
     "fit_coordinate_pinn",
     "gpme_residual",
