@@ -32,6 +32,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/ns2d_solver.py
+	$(BIN)/python benchmarks/gpme_solver.py
 
 notebooks: $(VENV)/.installed
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py

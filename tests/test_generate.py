@@ -122,12 +122,13 @@ def test_disk_full_is_a_clear_error_and_keeps_finished_chunks(tmp_path, monkeypa
 
     monkeypatch.setattr(module.np, "savez", savez_then_full)
     recipe = tiny_recipe(chunk_size=2)
+    one_device = jax.devices()[:1]  # chunks of 2: the first is saved, the second hits the full disk
     with pytest.raises(DiskFullError, match=r"disk full.*--resume"):
-        generate(recipe, tmp_path, progress=False)
+        generate(recipe, tmp_path, progress=False, devices=one_device)
     chunks = sorted((tmp_path / recipe.name / ".partial" / "train").iterdir())
     assert [c.name for c in chunks] == ["chunk_00000000.npz"]
     monkeypatch.setattr(module.np, "savez", real_savez)
-    generate(recipe, tmp_path, resume=True, progress=False)
+    generate(recipe, tmp_path, resume=True, progress=False, devices=one_device)
     validate(tmp_path / recipe.name)
 
 

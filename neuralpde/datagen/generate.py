@@ -2,8 +2,9 @@
 
 Trajectory ``i`` of split ``s`` is simulated from ``fold_in(fold_in(key(seed), s), i)``, so its
 data do not depend on the chunking, the device count or an interruption. Chunks of
-``chunk_size`` trajectories (rounded up to a multiple of the device count) run as one jitted,
-vmapped call whose batch axis is sharded over a ``data`` mesh of the local devices. Each
+``chunk_size`` trajectories (rounded up to a multiple of the device count, at least two per
+device) run as one jitted, vmapped call whose batch axis is sharded over a ``data`` mesh of the
+local devices. Each
 finished chunk is saved atomically under ``<dataset>/.partial/``; once a split is complete its
 chunks are assembled into the final HDF5 file by the atomic writer, and the partial folder goes.
 Only finished chunks are ever on disk, so an interrupted run resumes with ``resume=True`` and
@@ -101,7 +102,9 @@ def _generate(recipe, out, resume, devices, progress) -> GenerationReport:
     _prepare(out, partial, recipe, resume)
     devices = devices if devices is not None else jax.local_devices()
     mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
-    batch = -(-recipe.chunk_size // len(devices)) * len(devices)
+    # At least two trajectories per device: XLA compiles a vmap of one differently, and the
+    # Rosenbrock porous-medium solve then differs in the last bits from larger batches.
+    batch = max(2, -(-recipe.chunk_size // len(devices))) * len(devices)
     solve = _CompiledSolver(recipe, mesh)
     report = GenerationReport()
     for split_index, split in enumerate(SPLITS):

@@ -100,10 +100,7 @@ def simulate_trajectory(recipe: PorousMediumRecipe, key: PRNGKeyArray) -> dict[s
     pde, exact = build(recipe, parameter)
     u0 = exact(jnp.zeros((), dtype), pde.grid.points(dtype))
     times = jnp.asarray(recipe.frame_times(), dtype)
-    method = recipe.solver.method
-    if method == "auto":
-        method = "kvaerno5" if recipe.ndim == 1 else "tsit5"
-    options = SolverOptions(method=method, rtol=recipe.solver.rtol,
+    options = SolverOptions(method=recipe.solver.method, rtol=recipe.solver.rtol,
                             atol=recipe.solver.atol, max_steps=recipe.solver.max_steps)
     solution = solve_porous_medium(pde, u0, times, options)
     frames = {
