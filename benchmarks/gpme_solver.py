@@ -29,8 +29,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -44,6 +42,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import scipy.sparse as sparse  # noqa: E402
+from _report import fmt, machine_load, print_table  # noqa: E402  (benchmarks/)
 from scipy.integrate import solve_ivp  # noqa: E402
 
 from neuralpde.cell_grid import CellGrid  # noqa: E402
@@ -57,49 +56,6 @@ from neuralpde.pde import (  # noqa: E402
 )
 from neuralpde.solvers import SolverOptions, solve_porous_medium  # noqa: E402
 from neuralpde.solvers.porous_medium_solve import resolve_method  # noqa: E402
-
-# --------------------------------------------------------------------------------------------
-# Reporting (as in ns2d_solver.py)
-# --------------------------------------------------------------------------------------------
-
-
-def machine_load() -> str:
-    """The 1-minute load average and the busiest other processes, to judge timing noise."""
-    load = os.getloadavg()[0]
-    busy = []
-    try:
-        listing = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], check=True,
-                                 capture_output=True, text=True).stdout.splitlines()[1:]
-        for line in listing:
-            pid, cpu, command = line.split(None, 2)
-            if int(pid) != os.getpid() and float(cpu) >= 20 and not command.startswith("ps "):
-                busy.append(f"{command[:60]} ({cpu}% CPU)")
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        pass
-    others = "; other busy processes: " + ", ".join(busy[:3]) if busy else ""
-    return f"load average {load:.2f} on {os.cpu_count()} cores{others}"
-
-
-def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]],
-                notes: Sequence[str] = ()) -> None:
-    """Print a plain-text table with right-aligned columns."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    print(f"\n## {title}\n")
-    for index, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                        enumerate(zip(row, widths, strict=True))))
-        if index == 0:
-            print("  ".join("-" * w for w in widths))
-    for note in notes:
-        print(f"  {note}")
-    sys.stdout.flush()
-
-
-def fmt(value: float | None, digits: int = 3) -> str:
-    """Format a number to ``digits`` significant figures ("-" for None)."""
-    return "-" if value is None else f"{value:.{digits}g}"
-
 
 # --------------------------------------------------------------------------------------------
 # The cases

@@ -40,6 +40,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _report import fmt, machine_load, print_table
 
 from neuralpde.grid import PeriodicGrid2D
 from neuralpde.ic import gaussian_random_field
@@ -101,45 +102,10 @@ def time_jitted(function: Callable, *args, repeats: int = 5, budget_seconds: flo
     return Timing(compile_seconds, statistics.median(samples), runs), out
 
 
-def machine_load() -> str:
-    """The 1-minute load average and the busiest other processes, to judge timing noise."""
-    load = os.getloadavg()[0]
-    busy = []
-    try:
-        listing = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], check=True,
-                                 capture_output=True, text=True).stdout.splitlines()[1:]
-        for line in listing:
-            pid, cpu, command = line.split(None, 2)
-            if int(pid) != os.getpid() and float(cpu) >= 20 and not command.startswith("ps "):
-                busy.append(f"{command[:60]} ({cpu}% CPU)")
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        pass
-    others = "; other busy processes: " + ", ".join(busy[:3]) if busy else ""
-    return f"load average {load:.2f} on {os.cpu_count()} cores{others}"
 
 
-def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]],
-                notes: Sequence[str] = ()) -> None:
-    """Print a plain-text table with right-aligned columns."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-    print(f"\n## {title}\n")
-    for index, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                        enumerate(zip(row, widths, strict=True))))
-        if index == 0:
-            print(line)
-    for note in notes:
-        print(f"  {note}")
-    sys.stdout.flush()
 
 
-def fmt(value: float | None, digits: int = 3) -> str:
-    """Format a number to ``digits`` significant figures ("-" for None)."""
-    if value is None:
-        return "-"
-    return f"{value:.{digits}g}"
 
 
 # --------------------------------------------------------------------------------------------
