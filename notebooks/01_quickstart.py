@@ -77,13 +77,13 @@ with TrajectoryFile(train_file) as f:
 print({k: attributes[k] for k in ("dataset_name", "n_spatial_dims", "n_trajectories")})
 
 # %%
-plot_invariants(train_file)
+plot_invariants(train_file);
 
 # %% [markdown]
 # ## 3. Vorticity and its energy spectrum
 
 # %%
-plot_snapshots(train_file, trajectories=3, snapshots=5)
+plot_snapshots(train_file, trajectories=3, snapshots=5);
 
 # %%
 with TrajectoryFile(train_file) as f:
@@ -94,7 +94,7 @@ figure, axis = plt.subplots(figsize=(5, 3.5))
 for j in np.linspace(0, len(times) - 1, 4).round().astype(int):
     axis.loglog(np.arange(1, spectrum.shape[1]), spectrum[j, 1:], label=f"t = {times[j]:.2f}")
 axis.set(xlabel="wavenumber shell |k|", ylabel="E(|k|) of the vorticity field", title="spectrum")
-axis.legend()
+axis.legend();
 
 # %% [markdown]
 # ## 4. Train an FNO
@@ -124,10 +124,10 @@ print(f"relative L2 after one step {evaluation.model.relative_l2[0]:.3g}, "
       f"at the last step {evaluation.model.relative_l2[-1]:.3g} "
       f"(persistence {evaluation.persistence.relative_l2[-1]:.3g}); "
       f"correlation time (0.8) {np.mean(tau):.3g} ± {np.std(tau):.2g}")
-plot_error_vs_time(evaluation)
+plot_error_vs_time(evaluation);
 
 # %%
-plot_rollout_snapshots(evaluation, example=0, snapshots=5)
+plot_rollout_snapshots(evaluation, example=0, snapshots=5);
 
 # %%
 HTML(animate_rollout(evaluation, example=0).to_jshtml())
