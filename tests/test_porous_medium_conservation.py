@@ -119,3 +119,15 @@ def test_step_budget_exhaustion_marks_the_frames_not_reached():
                               SolverOptions(method="tsit5", max_steps=50))
     finite = np.asarray(out["finite"])
     assert finite[0] and not finite[-1]
+
+
+@pytest.mark.parametrize("method", ["tsit5", "auto", "kvaerno5"])
+def test_a_dry_state_wetted_through_a_boundary_is_solved(method):
+    grid = CellGrid((0.0,), (1.0,), (64,))
+    pde = GeneralizedPorousMedium(grid, PowerDiffusivity(jnp.asarray(3.0)),
+                                  ((Dirichlet(1.0), NoFlux()),))
+    out = solve_porous_medium(pde, jnp.zeros(64, F64), jnp.linspace(0, 0.1, 3),
+                              SolverOptions(method=method, rtol=1e-4, atol=1e-6))
+    mass, flux = np.asarray(out["mass"]), np.asarray(out["boundary_flux"])
+    assert np.all(np.asarray(out["finite"]))
+    assert mass[-1] > 0.1 and abs(mass[-1] - flux.sum()) < 1e-13

@@ -93,7 +93,7 @@ def simulate_trajectory(recipe: PorousMediumRecipe, key: PRNGKeyArray) -> dict[s
 
     Returns (``T = recipe.n_frames``): ``u (T, *space)``, ``mass (T,)``, one
     ``boundary_flux_<side> (T,)`` per side (inflow over the interval ending at each frame),
-    the parameter ``()``, ``finite (T,)``, ``initial_minimum ()`` and ``steps ()``.
+    the parameter ``()``, ``finite (T,)`` and ``initial_minimum ()``.
     """
     dtype = jnp.dtype(recipe.dtype)
     parameter = sample_parameter(recipe, key, dtype)
@@ -109,7 +109,6 @@ def simulate_trajectory(recipe: PorousMediumRecipe, key: PRNGKeyArray) -> dict[s
         recipe.parameter_name: parameter,
         "finite": solution["finite"],
         "initial_minimum": jnp.min(u0),
-        "steps": solution["steps"],
     }
     for i, side in enumerate(pde.grid.boundary_names()):
         frames[f"boundary_flux_{side}"] = solution["boundary_flux"][:, i]

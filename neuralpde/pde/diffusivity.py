@@ -27,10 +27,6 @@ class AbstractDiffusivity(eqx.Module):
     def potential(self, u: Array) -> Array:
         raise NotImplementedError
 
-    @property
-    def parameter(self) -> Array | None:
-        """The scalar parameter a dataset varies per trajectory, if any."""
-        return None
 
 
 class ConstantDiffusivity(AbstractDiffusivity):
@@ -47,9 +43,6 @@ class ConstantDiffusivity(AbstractDiffusivity):
     def potential(self, u):
         return self.value * u
 
-    @property
-    def parameter(self):
-        return self.value
 
 
 class PowerDiffusivity(AbstractDiffusivity):
@@ -70,9 +63,6 @@ class PowerDiffusivity(AbstractDiffusivity):
     def potential(self, u):
         return jnp.maximum(u, 0) ** (self.exponent + 1) / (self.exponent + 1)
 
-    @property
-    def parameter(self):
-        return self.exponent
 
 
 class StepDiffusivity(AbstractDiffusivity):
@@ -110,9 +100,6 @@ class StepDiffusivity(AbstractDiffusivity):
             jax.nn.softplus((u - self.threshold) / w) - jax.nn.softplus(-self.threshold / w)
         )
 
-    @property
-    def parameter(self):
-        return self.threshold
 
 
 class CallableDiffusivity(AbstractDiffusivity):

@@ -165,12 +165,15 @@ def solve_porous_medium(
     # a solve that never accepts one would otherwise lose it.
     saveat = diffrax.SaveAt(t0=True, ts=times[1:]) if times.shape[0] > 1 else diffrax.SaveAt(
         t0=True)
+    # A first step of 1e-6 of the span, grown by the controller within a few steps: diffrax's
+    # own initial-step guess failed from a dry (u = 0) porous-medium state, where Tsit5 then
+    # rejected every step.
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(pde.vector_field),
         make_solver(options, pde),
         t0=times[0],
         t1=times[-1],
-        dt0=None,
+        dt0=(times[-1] - times[0]) * 1e-6,
         y0=y0,
         saveat=saveat,
         stepsize_controller=make_controller(options, pde),
