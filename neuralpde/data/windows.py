@@ -65,6 +65,11 @@ class TrajectoryWindows:
         return self._set.infos[0].channel_names
 
     @property
+    def fields(self) -> tuple[tuple[str, int], ...]:
+        """``(name, tensor order)`` of each time-varying field, in channel order."""
+        return self._set.infos[0].fields
+
+    @property
     def spatial_shape(self) -> tuple[int, ...]:
         return self._set.infos[0].spatial_shape
 

@@ -18,6 +18,12 @@ class DataConfig:
     ``path`` is a dataset directory ``<root>/<name>`` holding ``data/{train,valid,test}/``
     (ours or The Well's). ``history`` frames go in; ``parameters`` names per-trajectory scalars
     (e.g. ``viscosity``) for conditioning; ``stride`` spaces window starts.
+
+    ``source: online`` trains on trajectories that the generator of ``recipe`` (a recipe name
+    or YAML path) makes during training, never stored (:mod:`neuralpde.data.online_batches`):
+    a buffer of ``buffer_size`` trajectories stays on the devices and ``refresh_fraction`` of it
+    is replaced every ``refresh_every`` steps. ``path`` then needs only the ``valid`` (and, for
+    evaluation, ``test``) split, written once by ``neuralpde generate`` with the same recipe.
     """
 
     path: str
@@ -26,10 +32,42 @@ class DataConfig:
     stride: int = 1
     num_threads: int = 2
     prefetch: int = 4
+    source: Literal["files", "online"] = "files"
+    recipe: str | None = None
+    buffer_size: int = 64
+    refresh_every: int = 10
+    refresh_fraction: float = 0.125
 
     def __post_init__(self):
         if self.history < 1 or self.stride < 1:
             raise ConfigError(f"data: history and stride must be ≥ 1, got {self}")
+        if self.source not in ("files", "online"):
+            raise ConfigError(f"data: source must be 'files' or 'online', got {self.source!r}")
+        if self.source == "files" and self.recipe is not None:
+            raise ConfigError("data: a recipe is used only with source: online (files are read "
+                              f"from path {self.path!r}); drop recipe or set source: online")
+        if self.source == "online":
+            if not self.recipe:
+                raise ConfigError("data: source: online needs a generator recipe (data.recipe, a "
+                                  "name in datasets/ or a YAML path)")
+            if self.buffer_size < 1 or self.refresh_every < 1:
+                raise ConfigError(f"data: buffer_size and refresh_every must be ≥ 1, got "
+                                  f"{self.buffer_size} and {self.refresh_every}")
+            if not 0 < self.refresh_fraction <= 1:
+                raise ConfigError(f"data: refresh_fraction must be in (0, 1], got "
+                                  f"{self.refresh_fraction}")
+            size = self.refresh_fraction * self.buffer_size
+            if abs(size - round(size)) > 1e-9 or self.buffer_size % round(size):
+                raise ConfigError(
+                    f"data: refresh_fraction {self.refresh_fraction} of buffer_size "
+                    f"{self.buffer_size} is {size:g} trajectories: it must be a whole number "
+                    f"that divides the buffer size"
+                )
+
+    @property
+    def refresh_size(self) -> int:
+        """Trajectories generated per refresh."""
+        return round(self.refresh_fraction * self.buffer_size)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -30,9 +30,11 @@ from neuralpde._provenance import git_revision, package_version
 from neuralpde.config import ConfigError, from_yaml, to_yaml
 from neuralpde.data import (
     DataError,
+    OnlineBatches,
     ShardedBatches,
     TrajectoryWindows,
     data_mesh,
+    load_normalization,
     normalization_for,
     save_normalization,
     split_files,
@@ -40,6 +42,7 @@ from neuralpde.data import (
 from neuralpde.models.registry import build_model
 from neuralpde.training.checkpoint import Checkpoints
 from neuralpde.training.config import TrainConfig
+from neuralpde.training.online_source import online_stream
 from neuralpde.training.optimizer import learning_rate_schedule, make_optimizer
 from neuralpde.training.run_log import RunLog, read_log
 from neuralpde.training.step import TrainStep, initial_health, make_validation_loss
@@ -121,19 +124,35 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
 
     data = config.data
     horizon = config.objective.max_steps
-    train_files = split_files(data.path, "train")
-    windows = TrajectoryWindows(train_files, history=data.history, future=horizon,
-                                parameters=data.parameters, stride=data.stride)
     valid = TrajectoryWindows(split_files(data.path, "valid"), history=data.history, future=1,
                               parameters=data.parameters, stride=data.stride)
+    if data.source == "online":
+        windows = valid  # the stored data the stream must match; the stream itself is below
+    else:
+        windows = TrajectoryWindows(split_files(data.path, "train"), history=data.history,
+                                    future=horizon, parameters=data.parameters,
+                                    stride=data.stride)
     model = build_model(config.model, rngs=nnx.Rngs(params=config.seed))
     check_model_fits(model, windows, config)
-    normalization = normalization_for(train_files, data.parameters)
-    if jax.process_index() == 0:
-        save_normalization(normalization, run_dir / "normalization.yaml")
 
     mesh = data_mesh(devices)
     replicated = NamedSharding(mesh, PartitionSpec())
+    loader_options = dict(num_threads=data.num_threads, prefetch=data.prefetch, mesh=mesh)
+    saved_normalization = run_dir / "normalization.yaml"
+    if data.source == "online":
+        batches = OnlineBatches(online_stream(data, valid, horizon), config.batch_size,
+                                mesh=mesh, seed=config.seed)
+        if resume and saved_normalization.exists():
+            normalization = load_normalization(saved_normalization)
+        else:
+            normalization = batches.warm_up_normalization(valid.channel_names, valid.parameters)
+    else:
+        batches = ShardedBatches(windows, batch_size=config.batch_size, seed=config.seed,
+                                 shuffle=True, repeat=True, **loader_options)
+        normalization = normalization_for(windows.files, data.parameters)
+    if jax.process_index() == 0:
+        save_normalization(normalization, saved_normalization)
+
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = make_optimizer(config.optimizer, config.steps)
     state = jax.device_put(
@@ -142,10 +161,8 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         replicated,
     )
     normalization = jax.device_put(normalization, replicated)
-    loader_options = dict(num_threads=data.num_threads, prefetch=data.prefetch, mesh=mesh)
-    batches = ShardedBatches(windows, batch_size=config.batch_size, seed=config.seed,
-                             shuffle=True, repeat=True, **loader_options)
     checkpoints = Checkpoints(run_dir, keep=config.keep_checkpoints)
+    source = _describe_source(data, windows)
     start = 0
     if resume and checkpoints.latest_step() is not None:
         state, meta = checkpoints.restore(state)
@@ -187,7 +204,10 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
             pending.append((step, metrics))
             done = step + 1
             if done % config.log_every == 0 or done == config.steps:
-                last_loss = _flush(pending, state["health"], schedule, log, windows)
+                last_loss = _flush(pending, state["health"], schedule, log, source)
+                if isinstance(batches, OnlineBatches):
+                    log.write([{"step": s, "generated_first": first, "generated_count": n}
+                               for s, first, n in batches.take_generated()])
                 pending = []
             if done % config.eval_every == 0 or done == config.steps:
                 valid_loss = validate()
@@ -203,7 +223,14 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     return TrainResult(run_dir, config.steps, last_loss, valid_loss, time.perf_counter() - began)
 
 
-def _flush(pending, health, schedule, log: RunLog, windows: TrajectoryWindows) -> float:
+def _describe_source(data, windows: TrajectoryWindows) -> str:
+    if data.source == "online":
+        return (f"online trajectories (train-split indices of recipe {data.recipe!r}, which "
+                f"regenerates them)")
+    return f"training trajectories of {[str(f) for f in windows.files]}"
+
+
+def _flush(pending, health, schedule, log: RunLog, source: str) -> float:
     """Fetch the pending steps' metrics in one transfer, check health, and log them."""
     steps = [s for s, _ in pending]
     metrics, health = jax.device_get(([m for _, m in pending], health))
@@ -212,8 +239,8 @@ def _flush(pending, health, schedule, log: RunLog, windows: TrajectoryWindows) -
         trajectories = sorted({int(t) for t in health["bad_trajectories"] if t >= 0})
         raise TrainingDivergedError(
             f"the loss or gradient became non-finite at step {bad_step} (that update was "
-            f"skipped); the batch held training trajectories {trajectories} of "
-            f"{[str(f) for f in windows.files]}. Lower the learning rate, check those "
+            f"skipped); the batch held trajectories {trajectories}, {source}. Lower the "
+            f"learning rate, check those "
             f"trajectories, or resume from the last checkpoint."
         )
     rates = np.asarray(schedule(np.asarray(steps)))
