@@ -1,5 +1,6 @@
 """Generation under JAX's multi-process runtime: two processes, two host devices each."""
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -70,13 +71,36 @@ TRAIN_WORKER = textwrap.dedent("""
 """)
 
 
+def two_processes_and_one(config_path, tmp_path) -> tuple[list, list]:
+    """Loss curves of ``config_path`` trained by 2 processes × 2 devices and by 1 × 4."""
+    from neuralpde.training.run_log import read_log
+
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    workers = [subprocess.Popen([sys.executable, "-c", TRAIN_WORKER, address, str(i),
+                                 str(config_path), str(tmp_path / "multi")], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for i in range(2)]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=300)
+        assert worker.returncode == 0, output
+    single = subprocess.run(
+        [sys.executable, "-m", "neuralpde.cli", "train", str(config_path), "--out",
+         str(tmp_path / "single"), "--no-evaluate"],
+        env={**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
+        capture_output=True, text=True,
+    )
+    assert single.returncode == 0, single.stderr
+    return tuple([r["loss"] for r in read_log(tmp_path / run) if "loss" in r]
+                 for run in ("multi", "single"))
+
+
 def test_two_processes_train_like_one(tmp_path):
     """2 processes × 2 devices give the loss curve of 1 process × 4 devices."""
     import yaml
 
     from neuralpde.config import to_dict
     from neuralpde.data import normalization_for, split_files
-    from neuralpde.training.run_log import read_log
 
     generate(tiny_recipe(), tmp_path, progress=False)
     dataset = tmp_path / "tiny"
@@ -86,25 +110,30 @@ def test_two_processes_train_like_one(tmp_path):
 
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(to_dict(tiny_config(dataset, steps=8, checkpoint_every=4))))
-    address = f"127.0.0.1:{free_port()}"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    workers = [subprocess.Popen([sys.executable, "-c", TRAIN_WORKER, address, str(i),
-                                 str(config), str(tmp_path / "multi")], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for i in range(2)]
-    for worker in workers:
-        output, _ = worker.communicate(timeout=300)
-        assert worker.returncode == 0, output
-    single = subprocess.run(
-        [sys.executable, "-m", "neuralpde.cli", "train", str(config), "--out",
-         str(tmp_path / "single"), "--no-evaluate"],
-        env={**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
-        capture_output=True, text=True,
-    )
-    assert single.returncode == 0, single.stderr
-    multi, one = ([r["loss"] for r in read_log(tmp_path / run) if "loss" in r]
-                  for run in ("multi", "single"))
+    multi, one = two_processes_and_one(config, tmp_path)
     assert len(multi) == 8
     np.testing.assert_allclose(multi, one, rtol=2e-5)
     assert sorted(p.name for p in (tmp_path / "multi" / "checkpoints").iterdir()
                   if p.name.isdigit()) == ["4", "8"]
+
+
+def test_two_processes_train_online_like_one(tmp_path):
+    """Online: each device generates and samples its own share of the buffer, so 2 processes ×
+    2 devices hold the buffer of 1 × 4 and give its loss curve."""
+    import yaml
+
+    from neuralpde.config import to_dict, to_yaml
+    from neuralpde.datagen.navier_stokes_recipe import Splits
+
+    recipe = tiny_recipe(splits=Splits(train=0, valid=2, test=2))
+    generate(recipe, tmp_path, progress=False)
+    (tmp_path / "tiny.yaml").write_text(to_yaml(recipe))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "training"))
+    from test_online_training import online_config
+
+    stored = (tmp_path / "tiny", tmp_path / "tiny.yaml")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(to_dict(dataclasses.replace(online_config(stored), steps=8))))
+    multi, one = two_processes_and_one(config, tmp_path)
+    assert len(multi) == 8
+    np.testing.assert_allclose(multi, one, rtol=2e-5)

@@ -26,6 +26,7 @@ from neuralpde.constraints.coordinate_pinn import (
 )
 from neuralpde.constraints.ensemble import ensemble_moments
 from neuralpde.constraints.linear_constraint import LinearConstraint
+from neuralpde.constraints.local_hard_constraint import LocalHardConstraint, LocalSolveStats
 from neuralpde.constraints.mass_budget import MassBudget, read_mass_budget
 from neuralpde.constraints.navier_stokes_residual import NavierStokesResidual
 from neuralpde.constraints.porous_medium_residual import PorousMediumResidual
@@ -43,6 +44,8 @@ __all__ = [
     "CoordinateMLP",
     "GPMEProblem1D",
     "LinearConstraint",
+    "LocalHardConstraint",
+    "LocalSolveStats",
     "MassBudget",
     "NavierStokesResidual",
     "PINNConfig",

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -194,7 +195,8 @@ class OnlineBatches:
                               out_shardings=self.sharding)()
                 for name, (shape, dtype) in shapes.items()}
 
-    def _put_group(self, group: int) -> None:
+    def put_group(self, group: int) -> None:
+        """Generate group ``group`` into slot block ``group mod G`` (dispatched, not awaited)."""
         stream = self.stream
         first = group * stream.refresh_size
         indices = np.arange(first, first + stream.refresh_size, dtype=np.uint32)
@@ -209,7 +211,7 @@ class OnlineBatches:
         self._buffer = self._empty_buffer()
         # Oldest first, so each slot block ends with the group FIFO order left there.
         for group in self.stream.groups_held(step):
-            self._put_group(group)
+            self.put_group(group)
 
     def warm_up_normalization(self, channel_names, parameter_names) -> Normalization:
         """Statistics of the initial buffer (groups ``0 … G − 1``): ``μ, σ`` per channel over
@@ -221,7 +223,7 @@ class OnlineBatches:
             raise DataError("online: the warm-up statistics come from the initial buffer, "
                             "before the first batch")
 
-        @jax.jit
+        @functools.partial(jax.jit, out_shardings=self.replicated)  # whole on every process
         def moments(frames, conditioning):
             def mean_std(x):
                 x = x.reshape(-1, x.shape[-1])
@@ -255,7 +257,7 @@ class OnlineBatches:
         if self._buffer is None:
             self._rebuild(step)
         elif refresh:
-            self._put_group(stream.groups_held(step)[-1])
+            self.put_group(stream.groups_held(step)[-1])
         if step == 0:
             self.generated.append((0, 0, stream.buffer_size))
         elif refresh:
