@@ -6,18 +6,24 @@ jitted step (a) windows of the stored train split through grain, the files in th
 and (b) windows of the on-device buffer that the generator refreshes
 (:class:`neuralpde.data.OnlineBatches`). Each row is the median over ``--blocks`` blocks of
 ``--refreshes`` refresh periods (``refresh_every`` steps each, so every online block holds the
-same number of generator calls), after one warm-up block; compile times are reported apart. The
+same number of generator calls), after one warm-up block; compile times are reported apart.
+Like ``neuralpde train`` for an online config, it starts one XLA host device per core. The
 generator's share is the median time of one refresh (the ``refresh_size`` trajectories, awaited
 alone) over the online step time of its period.
 
     .venv/bin/python benchmarks/online_training.py   # needs the dataset the configs name
 """
 
+# ruff: noqa: E402  (JAX is imported once the host devices are set)
 from __future__ import annotations
 
 import argparse
 import statistics
 import time
+
+from neuralpde.cli import use_every_core
+
+use_every_core()  # as `neuralpde train` does for an online run: the generator uses every core
 
 import jax
 from _report import fmt, machine_load, print_table

@@ -7,7 +7,7 @@ import os
 import sys
 
 
-def _use_every_core() -> None:
+def use_every_core() -> None:
     """One XLA host device per core, so that sharded work runs on all cores.
 
     A single XLA CPU device runs FFT-bound steps on about one core; trajectories sharded over
@@ -68,9 +68,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Training runs no faster split over host devices (one CPU device already uses every core
-    # for its matmuls: benchmarks/README.md); FFT-bound generation and rollouts do.
-    if args.command in ("generate", "quickstart", "evaluate"):
-        _use_every_core()
+    # for its matmuls: benchmarks/README.md); FFT-bound generation and rollouts do, and so does
+    # online training, whose generator runs in the training program.
+    if args.command in ("generate", "quickstart", "evaluate") or _trains_online(args):
+        use_every_core()
     from neuralpde.config import ConfigError
     from neuralpde.data import DataError
     from neuralpde.datagen import GenerationError
@@ -83,6 +84,23 @@ def main(argv: list[str] | None = None) -> int:
             FileNotFoundError, DataError, CheckpointError, TrainingDivergedError) as error:
         print(f"neuralpde {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def _trains_online(args) -> bool:
+    """Whether a ``train`` command's config (or ``--set``) says ``data.source: online``."""
+    if args.command != "train":
+        return False
+    if any(o.replace(" ", "") == "data.source=online" for o in args.overrides):
+        return True
+    path = args.config or (os.path.join(args.resume, "config.yaml") if args.resume else None)
+    import yaml
+
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle)
+        return config["data"]["source"] == "online"
+    except (OSError, TypeError, KeyError, ValueError, yaml.YAMLError):
+        return False  # no online source found here; the run itself reports a bad config
 
 
 def _run(args) -> int:

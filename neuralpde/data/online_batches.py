@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 from typing import Any
 
 import jax
@@ -205,6 +206,11 @@ class OnlineBatches:
         slot = jax.device_put(np.int32(group % stream.groups), self.replicated)
         with self._precision():
             self._buffer = self._generate(self._buffer, indices, slot)
+        if self.mesh.devices.flat[0].platform == "cpu":
+            # XLA:CPU runs queued programs of different host devices concurrently on one thread
+            # pool: a train step's collective then waits for a device still generating, and XLA
+            # aborts it after 40 s. Accelerators keep the refresh asynchronous.
+            jax.block_until_ready(self._buffer)
 
     def _rebuild(self, step: int) -> None:
         """Fill the buffer as it stands before the batch of ``step``."""
@@ -226,7 +232,7 @@ class OnlineBatches:
         @functools.partial(jax.jit, out_shardings=self.replicated)  # whole on every process
         def moments(frames, conditioning):
             def mean_std(x):
-                x = x.reshape(-1, x.shape[-1])
+                x = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # also for 0 channels
                 mean = jnp.mean(x, axis=0)
                 std = jnp.sqrt(jnp.mean(jnp.square(x - mean), axis=0))
                 return mean, jnp.where(std > 0, std, 1.0)

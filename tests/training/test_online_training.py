@@ -51,7 +51,7 @@ def online_config(stored, **data_changes) -> TrainConfig:
 def batches_of(stored, mesh=None, **data_changes) -> tuple[OnlineBatches, TrajectoryWindows]:
     config = online_config(stored, **data_changes)
     valid = TrajectoryWindows(split_files(config.data.path, "valid"), history=2,
-                              parameters=["viscosity"])
+                              parameters=config.data.parameters)
     stream = online_stream(config.data, valid, future=2)
     return OnlineBatches(stream, 4, mesh=mesh or data_mesh(), seed=0), valid
 
@@ -87,16 +87,22 @@ def test_the_stream_extends_the_stored_train_split(stored):
 
 def test_resuming_regenerates_the_same_buffer_and_batches(stored):
     mesh = data_mesh(jax.devices()[:2])
-    uninterrupted, _ = batches_of(stored, mesh)
+    uninterrupted, valid = batches_of(stored, mesh, parameters=[])
+    normalization = uninterrupted.warm_up_normalization(valid.channel_names, ())
+    frames = jax.device_get(uninterrupted._buffer["frames"]).astype(np.float64)
+    std = frames.std(axis=(0, 1, 2, 3))
+    np.testing.assert_allclose(normalization.std, std, rtol=1e-5)
+    np.testing.assert_allclose(normalization.mean, frames.mean(axis=(0, 1, 2, 3)), rtol=0,
+                               atol=1e-6 * std.max())
     reference = [jax.device_get(next(uninterrupted)) for _ in range(11)]
-    resumed, _ = batches_of(stored, mesh)
+    resumed, _ = batches_of(stored, mesh, parameters=[])
     state = dict(uninterrupted.get_state(), step=6)
     resumed.set_state(state)
     for step in range(6, 11):
         batch = jax.device_get(next(resumed))
         for name, value in reference[step].items():
             np.testing.assert_array_equal(batch[name], value, err_msg=f"{name} at step {step}")
-    other, _ = batches_of(stored, mesh, refresh_every=4)
+    other, _ = batches_of(stored, mesh, parameters=[], refresh_every=4)
     with pytest.raises(Exception, match="refresh_every"):
         other.set_state(state)
 
