@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from helpers import tiny_recipe
 
-from neuralpde.config import apply_overrides, from_yaml
+from neuralpde.config import apply_overrides, from_yaml, to_yaml
 from neuralpde.datagen import generate
 from neuralpde.training import TrainConfig, train
 
@@ -26,7 +26,9 @@ SMALL = {
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    generate(tiny_recipe(store_velocity=False, t_end=1.6), root, progress=False)
+    recipe = tiny_recipe(store_velocity=False, t_end=1.6)
+    generate(recipe, root, progress=False)
+    (root / "tiny.yaml").write_text(to_yaml(recipe))  # for online configs
     return root / "tiny"
 
 
@@ -46,5 +48,10 @@ def test_experiment_config_trains(path, tiny_data, tmp_path):
         f"data.path={tiny_data}", "steps=2", "log_every=1", "eval_every=2", "eval_batches=1",
         "checkpoint_every=2", "batch_size=4", *SMALL[config.model.kind],
     ])
+    if config.data.source == "online":  # the tiny recipe on the 4 test devices
+        config = apply_overrides(config, [
+            f"data.recipe={tiny_data.parent / 'tiny.yaml'}", "data.buffer_size=8",
+            "data.refresh_fraction=0.5", "data.refresh_every=1",
+        ])
     result = train(config, tmp_path / "run", progress=False)
     assert result.steps == 2 and result.final_loss > 0

@@ -7,6 +7,7 @@ from neuralpde.training.loop import TrainingDivergedError, TrainResult, resume, 
 from neuralpde.training.losses import LOSSES, h_minus_1, mse, relative_l2
 from neuralpde.training.objectives import OBJECTIVES, OneStep, Pushforward, Unrolled
 from neuralpde.training.optimizer import OptimizerConfig, make_optimizer
+from neuralpde.training.physics_penalty import PhysicsConfig, residual_penalty_for
 from neuralpde.training.step import TrainStep
 from neuralpde.training.trained_model import TrainedModel, load_trained_model
 
@@ -19,6 +20,7 @@ __all__ = [
     "EvaluationConfig",
     "OneStep",
     "OptimizerConfig",
+    "PhysicsConfig",
     "Pushforward",
     "TrainConfig",
     "TrainResult",
@@ -32,6 +34,7 @@ __all__ = [
     "mse",
     "predict_next",
     "relative_l2",
+    "residual_penalty_for",
     "resume",
     "rollout_model",
     "train",

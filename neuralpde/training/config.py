@@ -9,6 +9,7 @@ from neuralpde.config import ConfigError
 from neuralpde.models.registry import ModelConfig
 from neuralpde.training.objectives import ObjectiveConfig, OneStep
 from neuralpde.training.optimizer import OptimizerConfig
+from neuralpde.training.physics_penalty import PhysicsConfig
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -85,7 +86,9 @@ class TrainConfig:
     """One training run: data, model, objective, loss, optimiser and bookkeeping.
 
     ``target`` says what the model predicts (``state`` or ``difference``, see
-    :mod:`neuralpde.training.emulator`); ``batch_size`` is global, split over all devices.
+    :mod:`neuralpde.training.emulator`); ``physics`` adds a soft PDE-residual penalty
+    (:mod:`neuralpde.training.physics_penalty`); ``batch_size`` is global, split over all
+    devices.
     """
 
     name: str = "run"
@@ -95,6 +98,7 @@ class TrainConfig:
     loss: Literal["mse", "relative_l2", "h_minus_1"] = "mse"
     target: Literal["state", "difference"] = "state"
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    physics: PhysicsConfig = dataclasses.field(default_factory=PhysicsConfig)
     steps: int = 1000
     batch_size: int = 16
     seed: int = 0

@@ -39,11 +39,13 @@ from neuralpde.data import (
     save_normalization,
     split_files,
 )
+from neuralpde.datagen.recipes import load_recipe
 from neuralpde.models.registry import build_model
 from neuralpde.training.checkpoint import Checkpoints
 from neuralpde.training.config import TrainConfig
 from neuralpde.training.online_source import online_stream
 from neuralpde.training.optimizer import learning_rate_schedule, make_optimizer
+from neuralpde.training.physics_penalty import recorded_recipe, residual_penalty_for
 from neuralpde.training.run_log import RunLog, read_log
 from neuralpde.training.step import TrainStep, initial_health, make_validation_loss
 
@@ -169,8 +171,14 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         start = int(meta["step"])
         batches.set_state(meta["loader"])
 
+    penalty = None
+    if config.physics.residual_weight > 0:
+        recipe = (load_recipe(data.recipe) if data.source == "online"
+                  else recorded_recipe(windows.files[0]))
+        penalty = residual_penalty_for(recipe, config.physics.residual_weight,
+                                       tuple(data.parameters), data.history, normalization)
     train_step = TrainStep(graphdef, rest, tx, config.objective, config.loss, config.target,
-                           config.seed, replicated)
+                           config.seed, replicated, penalty)
     validation_loss = make_validation_loss(graphdef, rest, config.target, replicated)
     schedule = learning_rate_schedule(config.optimizer, config.steps)
     log = RunLog(run_dir, config.steps, start, progress=progress,
@@ -246,7 +254,7 @@ def _flush(pending, health, schedule, log: RunLog, source: str) -> float:
     rates = np.asarray(schedule(np.asarray(steps)))
     records = [
         {"step": s, "loss": float(m["loss"]), "grad_norm": float(m["grad_norm"]),
-         "learning_rate": float(lr)}
+         "learning_rate": float(lr)} | ({"penalty": float(m["penalty"])} if "penalty" in m else {})
         for s, m, lr in zip(steps, metrics, rates, strict=True)
     ]
     log.write(records)

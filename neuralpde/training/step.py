@@ -24,6 +24,7 @@ import optax
 from flax import nnx
 
 from neuralpde.data.normalization import Normalization
+from neuralpde.training.emulator import predict_next
 from neuralpde.training.losses import LOSSES, mse
 from neuralpde.training.objectives import ObjectiveConfig, OneStep, objective_loss
 
@@ -59,6 +60,10 @@ class TrainStep:
         seed: the run's seed; step ``s`` draws noise from ``fold_in(key(seed), s)``.
         replicated: the sharding of every output (parameters, optimiser state, health and
             metrics), e.g. ``NamedSharding(mesh, P())``; keeps them whole on every process.
+        penalty: an optional soft physics term ``penalty(window, prediction, batch)`` on the
+            one-step prediction from the normalised window
+            (:func:`~neuralpde.training.physics_penalty.residual_penalty_for`), added to the
+            loss and reported as the metric ``penalty``.
     """
 
     graphdef: Any
@@ -69,6 +74,7 @@ class TrainStep:
     target: str
     seed: int
     replicated: jax.sharding.Sharding | None = None
+    penalty: Callable | None = None
     compiled: dict[int, Callable] = dataclasses.field(default_factory=dict)
 
     def __call__(self, params, opt_state, health, batch: Batch, normalization, step, length):
@@ -87,12 +93,17 @@ class TrainStep:
 
             def loss_of(p):
                 model = nnx.merge(self.graphdef, p, self.rest)
-                return objective_loss(
+                loss = objective_loss(
                     model, window, future, conditioning, objective=self.objective,
                     length=length, loss=loss_fn, target=self.target, key=key,
                 )
+                if self.penalty is None:
+                    return loss, jnp.zeros((), loss.dtype)
+                prediction = predict_next(model, window, conditioning, self.target)
+                penalty = self.penalty(window, prediction, batch)
+                return loss + penalty, penalty
 
-            loss, grads = jax.value_and_grad(loss_of)(params)
+            (loss, penalty), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
             grad_norm = optax.tree.norm(grads)
             updates, new_opt_state = self.tx.update(grads, opt_state, params)
             new_params = optax.apply_updates(params, updates)
@@ -109,6 +120,8 @@ class TrainStep:
                 ),
             }
             metrics = {"loss": loss, "grad_norm": grad_norm}
+            if self.penalty is not None:
+                metrics["penalty"] = penalty
             return keep(new_params, params), keep(new_opt_state, opt_state), health, metrics
 
         return train_step
