@@ -61,8 +61,12 @@ class BlockSolver(eqx.Module):
 
         if self.mesh is None:
             return local(blocks, rhs)
-        return jax.shard_map(local, mesh=self.mesh, in_specs=(P(self.axis_name), P(self.axis_name)),
-                             out_specs=P(self.axis_name))(blocks, rhs)
+        split = jax.shard_map(local, mesh=self.mesh,
+                              in_specs=(P(self.axis_name), P(self.axis_name)),
+                              out_specs=P(self.axis_name))(blocks, rhs)
+        # Replicated again: letting XLA propagate the split into the Newton while-loop hung the
+        # 4-host-device CPU run (jax 0.10.2).
+        return lax.with_sharding_constraint(split, NamedSharding(self.mesh, P()))
 
 
 class NewtonStats(eqx.Module):
