@@ -1,5 +1,8 @@
 """Smoke tests of the experiments' configs: each trains two steps on tiny data, as written."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,10 +35,22 @@ def tiny_data(tmp_path_factory):
     return root / "tiny"
 
 
-def test_every_experiment_has_a_readme_and_a_config():
+def test_every_experiment_has_a_readme_and_a_config_or_a_script():
     folders = [p for p in EXPERIMENTS.iterdir() if p.is_dir()]
     assert folders and all((p / "README.md").exists() for p in folders)
-    assert {p.parts[0] for p in CONFIGS} == {p.name for p in folders}
+    scripts = {p.parent.name for p in EXPERIMENTS.glob("*/run.py")}
+    assert {p.parts[0] for p in CONFIGS} | scripts == {p.name for p in folders}
+
+
+def test_conservation_experiment_runs_on_a_small_setting(tmp_path):
+    out = tmp_path / "conservation"
+    subprocess.run([sys.executable, str(EXPERIMENTS / "conservation_gpme" / "run.py"), "--out",
+                    str(out), "--problems", "stefan", "--counts", "4", "2", "2", "--steps", "4",
+                    "--members", "2"], check=True, capture_output=True)
+    results = json.loads((out / "results.json").read_text())["stefan"]["variants"]
+    assert set(results) == {"unconstrained", "soft", "hard", "probabilistic", "ensemble",
+                            "solver (data)"}
+    assert "log_likelihood" in results["probabilistic"] and "front_error" in results["hard"]
 
 
 @pytest.mark.parametrize("path", [

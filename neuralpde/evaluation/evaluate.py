@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,8 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from neuralpde._typing import Array, Float
+from neuralpde.constraints.constrained_rollout import constrained_rollout
+from neuralpde.constraints.mass_budget import MassBudget, read_mass_budget
 from neuralpde.data.normalization import Normalization
 from neuralpde.evaluation.rollout_metrics import RolloutMetrics, json_safe, trajectory_metrics
 from neuralpde.io import TrajectoryFile
@@ -38,7 +41,8 @@ class RolloutEvaluation:
             first trajectory (all trajectories share it when the files share a time axis).
         examples_truth, examples_prediction: the first trajectories' true and predicted frames
             ``(example, T, *space, channel)``, physical units.
-        channel_names, history, start, target, parameters, files: what was evaluated.
+        channel_names, history, start, target, parameters, files, correction: what was
+            evaluated.
     """
 
     model: RolloutMetrics
@@ -52,6 +56,7 @@ class RolloutEvaluation:
     target: str
     parameters: tuple[str, ...]
     files: tuple[str, ...]
+    correction: str = "none"
 
     @property
     def n_steps(self) -> int:
@@ -78,6 +83,7 @@ class RolloutEvaluation:
             "n_trajectories": self.n_trajectories,
             "target": self.target,
             "parameters": list(self.parameters),
+            "correction": self.correction,
             "lead_time": self.lead_time,
             "model": self.model.to_json(),
             "persistence": self.persistence.to_json(),
@@ -98,6 +104,7 @@ def evaluate_rollouts(
     mesh: jax.sharding.Mesh | None = None,
     start: int = 0,
     n_examples: int = 2,
+    correction: Literal["none", "hard"] = "none",
 ) -> RolloutEvaluation:
     """Roll out ``model`` from every trajectory of ``files`` and measure it against the truth.
 
@@ -116,6 +123,9 @@ def evaluate_rollouts(
             model replicated.
         start: first frame of the initial window.
         n_examples: leading trajectories whose fields are kept for figures.
+        correction: ``"hard"`` projects every predicted frame onto the file's mass budget
+            (the current mass plus the recorded inflow over the step,
+            :func:`~neuralpde.constraints.constrained_rollout`); porous-medium files only.
 
     Returns:
         A :class:`RolloutEvaluation` of the model and the persistence baseline.
@@ -129,6 +139,9 @@ def evaluate_rollouts(
                          f"{history=}, {batch_size=}, {n_examples=}, {start=}")
     if target not in ("state", "difference"):
         raise ValueError(f"unknown target {target!r}; known: ['state', 'difference']")
+    if correction not in ("none", "hard"):
+        raise ValueError(f"unknown correction {correction!r}; known: ['none', 'hard'] (the "
+                         f"probabilistic one needs an ensemble: constrained_rollout)")
     if mesh is not None and "data" not in mesh.axis_names:
         raise ValueError(f"the mesh needs a 'data' axis, has {mesh.axis_names}")
     if mesh is not None and mesh.is_multi_process:
@@ -140,7 +153,7 @@ def evaluate_rollouts(
     n_steps, largest = _check_files(paths, normalization, history, n_steps, parameters, start)
     devices = mesh.shape["data"] if mesh is not None else 1
     size = -(-min(batch_size, largest) // devices) * devices
-    run = _Rollouts(model, normalization, history, n_steps, target, mesh)
+    run = _Rollouts(model, normalization, history, n_steps, target, mesh, correction)
 
     chunks, lead_times, examples_truth, examples_prediction = [], [], [], []
     for path in paths:
@@ -153,7 +166,13 @@ def evaluate_rollouts(
                 conditioning = np.zeros((count, len(parameters)), np.float32)
                 for j, name in enumerate(parameters):
                     conditioning[:, j] = f.scalar(name)[rows]
-                *values, prediction = run(_pad(frames, size), _pad(conditioning, size))
+                inflow = np.zeros((count, history + n_steps), np.float32)
+                if correction != "none":
+                    budget = read_mass_budget(path)
+                    inflow = budget.inflow[rows, start : start + history + n_steps]
+                    run.cell_volume = budget.cell_volume
+                *values, prediction = run(_pad(frames, size), _pad(conditioning, size),
+                                          _pad(inflow.astype(np.float32), size))
                 chunks.append(jax.tree.map(lambda a, n=count: a[:n], jax.device_get(values)))
                 window_end = times[rows, start + history - 1 : start + history + n_steps]
                 lead_times.append(window_end - window_end[:, :1])
@@ -177,6 +196,7 @@ def evaluate_rollouts(
         target=target,
         parameters=parameters,
         files=tuple(str(p) for p in paths),
+        correction=correction,
     )
 
 
@@ -223,15 +243,23 @@ class _Rollouts:
     the batch under ``shard_map``: under plain ``jit`` XLA may gather the batch around FFTs.
     """
 
-    def __init__(self, model, normalization, history, n_steps, target, mesh):
+    def __init__(self, model, normalization, history, n_steps, target, mesh, correction="none"):
         graphdef, state = nnx.split(model) if isinstance(model, nnx.Module) else (None, None)
+        self.cell_volume = 1.0
 
-        def batch(state, normalization, frames, conditioning):
+        def batch(state, normalization, frames, conditioning, inflow, cell_volume):
             net = model if graphdef is None else nnx.merge(graphdef, state)
             window, truth = frames[:, :history], frames[:, history:]
             conditioning = conditioning if conditioning.shape[-1] else None
             _check_output(net, normalization, window, conditioning)
-            prediction = rollout_model(net, window, n_steps, normalization, conditioning, target)
+            if correction == "none":
+                prediction = rollout_model(net, window, n_steps, normalization, conditioning,
+                                           target)
+            else:
+                budget = MassBudget(cell_volume, jnp.zeros_like(inflow), inflow)
+                prediction = constrained_rollout(
+                    net, window, budget, normalization, correction=correction, n_steps=n_steps,
+                    conditioning=conditioning, target=target).mean
             persistence = jnp.broadcast_to(window[:, -1:], truth.shape)
             # One vmapped trace for both predictors halves the compile time of the metrics.
             both = jax.vmap(trajectory_metrics, in_axes=(0, None))(
@@ -242,17 +270,20 @@ class _Rollouts:
         self.data = None
         if mesh is not None:
             self.data = NamedSharding(mesh, P("data"))
-            batch = jax.shard_map(batch, mesh=mesh, in_specs=(P(), P(), P("data"), P("data")),
+            batch = jax.shard_map(batch, mesh=mesh,
+                                  in_specs=(P(), P(), P("data"), P("data"), P("data"), P()),
                                   out_specs=P("data"))
             state, normalization = jax.device_put((state, normalization),
                                                   NamedSharding(mesh, P()))
         self.function = jax.jit(batch)
         self.constants = (state, normalization)
 
-    def __call__(self, frames: np.ndarray, conditioning: np.ndarray):
+    def __call__(self, frames: np.ndarray, conditioning: np.ndarray, inflow: np.ndarray):
         if self.data is not None:
-            frames, conditioning = jax.device_put((frames, conditioning), self.data)
-        return self.function(*self.constants, frames, conditioning)
+            frames, conditioning, inflow = jax.device_put((frames, conditioning, inflow),
+                                                          self.data)
+        cell_volume = np.float32(self.cell_volume)
+        return self.function(*self.constants, frames, conditioning, inflow, cell_volume)
 
 
 def _check_output(

@@ -50,6 +50,7 @@ def evaluate_run(
         trained.model, trained.normalization, files,
         history=config.data.history, n_steps=steps or None, target=config.target,
         parameters=config.data.parameters, batch_size=config.evaluation.batch_size,
+        correction=config.evaluation.correction,
         # Every process evaluates on its own devices; the first writes the report.
         mesh=data_mesh(jax.local_devices()),
     )
@@ -58,6 +59,7 @@ def evaluate_run(
         f"run `{run_dir}`, {which} checkpoint at step {trained.step} of {config.steps}; "
         f"model `{config.model.kind}`, objective `{config.objective.kind}`, loss `{config.loss}`",
         f"data `{data}` split `{split}`: {len(files)} file(s); evaluation took {seconds:.1f} s",
+        f"mass correction after every step: `{config.evaluation.correction}`",
     ]
     title = f"Rollout evaluation: {config.name}"
     out = Path(out) if out else run_dir / "evaluation"

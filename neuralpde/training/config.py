@@ -79,6 +79,8 @@ class EvaluationConfig:
     n_steps: int = 0
     """Frames to predict after the initial window; ``0`` runs to each trajectory's end."""
     batch_size: int = 8
+    correction: Literal["none", "hard"] = "none"
+    """``hard``: project every predicted frame onto the file's mass budget (porous medium)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
