@@ -33,6 +33,8 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/ns2d_solver.py
 	$(BIN)/python benchmarks/gpme_solver.py
+	$(BIN)/python benchmarks/local_constraints.py --quick
+	$(BIN)/python benchmarks/online_training.py
 
 notebooks: $(VENV)/.installed
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
