@@ -36,6 +36,7 @@ from neuralpde.constraints.residual_penalty import (
     residual_loss,
     residual_penalty,
 )
+from neuralpde.constraints.zero_mean_output import ZeroMeanOutput
 
 __all__ = [
     "CORRECTIONS",
@@ -50,6 +51,7 @@ __all__ = [
     "NavierStokesResidual",
     "PINNConfig",
     "PorousMediumResidual",
+    "ZeroMeanOutput",
     "constrained_rollout",
     "ensemble_moments",
     "fit_coordinate_pinn",

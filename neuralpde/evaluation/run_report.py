@@ -46,8 +46,9 @@ def evaluate_run(
     steps = n_steps if n_steps is not None else config.evaluation.n_steps
     files = split_files(data, split)
     began = time.perf_counter()
+    model = config.physics.constrained(trained.model, trained.normalization, config.target)
     evaluation = evaluate_rollouts(
-        trained.model, trained.normalization, files,
+        model, trained.normalization, files,
         history=config.data.history, n_steps=steps or None, target=config.target,
         parameters=config.data.parameters, batch_size=config.evaluation.batch_size,
         correction=config.evaluation.correction,
@@ -59,7 +60,8 @@ def evaluate_run(
         f"run `{run_dir}`, {which} checkpoint at step {trained.step} of {config.steps}; "
         f"model `{config.model.kind}`, objective `{config.objective.kind}`, loss `{config.loss}`",
         f"data `{data}` split `{split}`: {len(files)} file(s); evaluation took {seconds:.1f} s",
-        f"mass correction after every step: `{config.evaluation.correction}`",
+        f"hard constraint of the model: `{config.physics.constraint}`; mass correction after "
+        f"every step: `{config.evaluation.correction}`",
     ]
     title = f"Rollout evaluation: {config.name}"
     out = Path(out) if out else run_dir / "evaluation"

@@ -177,9 +177,13 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
                   else recorded_recipe(windows.files[0]))
         penalty = residual_penalty_for(recipe, config.physics.residual_weight,
                                        tuple(data.parameters), data.history, normalization)
+    def constrain(net):
+        return config.physics.constrained(net, normalization, config.target)
+
+    constrain(model)  # an unknown channel fails here, before any step
     train_step = TrainStep(graphdef, rest, tx, config.objective, config.loss, config.target,
-                           config.seed, replicated, penalty)
-    validation_loss = make_validation_loss(graphdef, rest, config.target, replicated)
+                           config.seed, replicated, penalty, constrain)
+    validation_loss = make_validation_loss(graphdef, rest, config.target, replicated, constrain)
     schedule = learning_rate_schedule(config.optimizer, config.steps)
     log = RunLog(run_dir, config.steps, start, progress=progress,
                  enabled=jax.process_index() == 0)

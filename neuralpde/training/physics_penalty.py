@@ -1,4 +1,5 @@
-"""The soft physics option of a training config: a PINN penalty on the data's own equation.
+"""The physics options of a training config: a PINN penalty on the data's own equation, and a
+hard zero-mean constraint on the model's output.
 
 With ``physics.residual_weight = λ > 0`` the training objective gains
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +29,7 @@ import yaml
 from neuralpde.config import ConfigError, from_dict
 from neuralpde.constraints.navier_stokes_residual import NavierStokesResidual
 from neuralpde.constraints.porous_medium_residual import PorousMediumResidual
+from neuralpde.constraints.zero_mean_output import ZeroMeanOutput
 from neuralpde.data.normalization import Normalization
 from neuralpde.datagen import navier_stokes, porous_medium
 from neuralpde.datagen.navier_stokes_recipe import NavierStokesRecipe
@@ -39,17 +42,35 @@ Penalty = Callable[..., jax.Array]
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PhysicsConfig:
-    """Physics in the training objective.
+    """Physics in the model and the training objective.
 
     Attributes:
         residual_weight: ``λ ≥ 0`` of the soft penalty above; ``0`` switches it off.
+        constraint: ``"zero_mean"`` makes the model's predicted state of ``constraint_channel``
+            exactly zero-mean (:class:`~neuralpde.constraints.ZeroMeanOutput`, the
+            Navier–Stokes vorticity law) in training, validation and every rollout.
+        constraint_channel: the channel it constrains.
     """
 
     residual_weight: float = 0.0
+    constraint: Literal["none", "zero_mean"] = "none"
+    constraint_channel: str = "vorticity"
 
     def __post_init__(self):
         if not self.residual_weight >= 0:
             raise ConfigError(f"physics: residual_weight must be ≥ 0, got {self.residual_weight}")
+        if self.constraint not in ("none", "zero_mean"):
+            raise ConfigError(f"physics: unknown constraint {self.constraint!r}; known: "
+                              f"['none', 'zero_mean']")
+
+    def constrained(self, model, normalization: Normalization, target: str):
+        """``model`` wearing the configured hard constraint (itself for ``"none"``)."""
+        if self.constraint == "none":
+            return model
+        try:
+            return ZeroMeanOutput(model, normalization, self.constraint_channel, target)
+        except ValueError as error:
+            raise ConfigError(f"physics.constraint {self.constraint!r}: {error}") from error
 
 
 def recorded_recipe(path: str | Path):

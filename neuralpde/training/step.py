@@ -75,6 +75,7 @@ class TrainStep:
     seed: int
     replicated: jax.sharding.Sharding | None = None
     penalty: Callable | None = None
+    constrain: Callable = lambda model: model
     compiled: dict[int, Callable] = dataclasses.field(default_factory=dict)
 
     def __call__(self, params, opt_state, health, batch: Batch, normalization, step, length):
@@ -92,7 +93,7 @@ class TrainStep:
             key = jax.random.fold_in(jax.random.key(self.seed), step)
 
             def loss_of(p):
-                model = nnx.merge(self.graphdef, p, self.rest)
+                model = self.constrain(nnx.merge(self.graphdef, p, self.rest))
                 loss = objective_loss(
                     model, window, future, conditioning, objective=self.objective,
                     length=length, loss=loss_fn, target=self.target, key=key,
@@ -127,14 +128,15 @@ class TrainStep:
         return train_step
 
 
-def make_validation_loss(graphdef, rest, target: str, replicated=None) -> Callable:
+def make_validation_loss(graphdef, rest, target: str, replicated=None,
+                         constrain: Callable = lambda model: model) -> Callable:
     """Jitted one-step MSE in normalised units (teacher forcing, no noise): the validation and
     best-checkpoint criterion, the same for every objective so that runs compare."""
 
     @functools.partial(jax.jit, out_shardings=replicated)
     def validation_loss(params, batch, normalization):
         window, future, conditioning = _normalized(batch, normalization)
-        model = nnx.merge(graphdef, params, rest)
+        model = constrain(nnx.merge(graphdef, params, rest))
         return objective_loss(
             model, window, future, conditioning, objective=OneStep(), length=1, loss=mse,
             target=target, key=jax.random.key(0),
