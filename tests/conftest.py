@@ -2,8 +2,10 @@
 
 import os
 
+from xla_flags import host_device_flags
+
 # Four host devices for the sharding tests; set before JAX initialises its backends.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+os.environ.setdefault("XLA_FLAGS", host_device_flags(4))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax

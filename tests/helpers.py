@@ -1,5 +1,7 @@
 """Small recipes and files shared by the tests."""
 
+from xla_flags import host_device_flags  # noqa: F401  (re-exported for the tests)
+
 from neuralpde.datagen.navier_stokes_recipe import NavierStokesRecipe, Splits
 
 

@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
-from helpers import tiny_recipe
+from helpers import host_device_flags, tiny_recipe
 
 from neuralpde.datagen import generate
 from neuralpde.io import TrajectoryFile, validate
@@ -34,7 +34,7 @@ def free_port() -> int:
 
 def test_two_processes_write_their_shares_of_the_same_data(tmp_path):
     address = f"127.0.0.1:{free_port()}"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(2)}
     tests_dir = os.path.dirname(__file__)
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, address, str(i),
                                  str(tmp_path / "multi"), tests_dir], env=env,
@@ -76,7 +76,7 @@ def two_processes_and_one(config_path, tmp_path) -> tuple[list, list]:
     from neuralpde.training.run_log import read_log
 
     address = f"127.0.0.1:{free_port()}"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(2)}
     workers = [subprocess.Popen([sys.executable, "-c", TRAIN_WORKER, address, str(i),
                                  str(config_path), str(tmp_path / "multi")], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -87,7 +87,7 @@ def two_processes_and_one(config_path, tmp_path) -> tuple[list, list]:
     single = subprocess.run(
         [sys.executable, "-m", "neuralpde.cli", "train", str(config_path), "--out",
          str(tmp_path / "single"), "--no-evaluate"],
-        env={**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
+        env={**os.environ, "XLA_FLAGS": host_device_flags(4)},
         capture_output=True, text=True,
     )
     assert single.returncode == 0, single.stderr

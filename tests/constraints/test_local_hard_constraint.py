@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import host_device_flags
 from jax.sharding import Mesh
 from jaxtyping import jaxtyped
 
@@ -210,7 +211,7 @@ def test_sharded_experts_match_unsharded():
     if jax.device_count() >= 4:
         sharded_matches_unsharded()
         return
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(4)}
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
             "import test_local_hard_constraint as t; t.sharded_matches_unsharded()")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 import pytest
 from data_helpers import Numbers
+from helpers import host_device_flags
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -146,7 +147,7 @@ def test_two_processes_each_read_their_share_of_every_global_batch():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{s.getsockname()[1]}"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(2)}
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, address, str(i),
                                  os.path.dirname(__file__)], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for i in range(2)]

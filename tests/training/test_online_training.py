@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 import yaml
-from helpers import tiny_recipe
+from helpers import host_device_flags, tiny_recipe
 
 from neuralpde.config import ConfigError, from_dict, to_dict, to_yaml
 from neuralpde.data import OnlineBatches, TrajectoryWindows, data_mesh, split_files
@@ -111,7 +111,7 @@ def test_online_run_trains_resumes_after_sigkill_and_never_repeats_a_trajectory(
     config = online_config(stored)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(to_dict(config)))
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(4)}
 
     def command(*args):
         return [sys.executable, "-m", "neuralpde.cli", "train", *args, "--no-evaluate"]

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pytest
 import yaml
-from helpers import tiny_recipe
+from helpers import host_device_flags, tiny_recipe
 
 from neuralpde.cli import main
 from neuralpde.config import ConfigError, from_dict, to_dict
@@ -79,7 +79,7 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_run(dataset, tmp_path):
     config = tiny_config(dataset, steps=24, checkpoint_every=4, eval_every=8)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(to_dict(config)))
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(4)}
 
     def command(*args):
         return [sys.executable, "-m", "neuralpde.cli", "train", *args, "--no-evaluate"]
