@@ -28,13 +28,17 @@ class TrajectoryWindows:
         future: frames out, ``≥ 1``.
         stride: spacing between window starts, ``≥ 1``.
         parameters: per-trajectory scalars gathered as the conditioning vector.
+        mass_budget: also return each window's share of the file's mass budget (porous-medium
+            files, :func:`~neuralpde.constraints.read_mass_budget`).
 
     ``windows[j]`` is a dict of NumPy arrays:
 
     - ``input``: ``(history, *space, channel)`` float32;
     - ``target``: ``(future, *space, channel)`` float32;
     - ``conditioning``: ``(parameter,)`` float32;
-    - ``trajectory``, ``start``: int64 scalars, the global trajectory index and first frame.
+    - ``trajectory``, ``start``: int64 scalars, the global trajectory index and first frame;
+    - with ``mass_budget``: ``inflow`` ``(future,)`` float32, the inflow over the interval ending
+      at each target frame, and ``cell_volume``, float32.
     """
 
     def __init__(
@@ -45,6 +49,7 @@ class TrajectoryWindows:
         *,
         stride: int = 1,
         parameters: Sequence[str] = (),
+        mass_budget: bool = False,
     ):
         for name, value in (("history", history), ("future", future), ("stride", stride)):
             if int(value) != value or value < 1:
@@ -55,6 +60,7 @@ class TrajectoryWindows:
             raise DataError(f"a window of history {history} + future {future} frames does not "
                             f"fit in {self.n_time} stored frames ({self._set.files[0]})")
         self._per_trajectory = (self.n_time - history - future) // stride + 1
+        self._budget = _mass_budgets(self.files) if mass_budget else None
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -111,13 +117,19 @@ class TrajectoryWindows:
         trajectory, window = divmod(index, self._per_trajectory)
         start = window * self._stride
         frames = self._set.read(trajectory, slice(start, start + self._history + self._future))
-        return {
+        window = {
             "input": frames[: self._history],
             "target": frames[self._history :],
             "conditioning": self._set.conditioning[trajectory],
             "trajectory": np.int64(trajectory),
             "start": np.int64(start),
         }
+        if self._budget is not None:
+            inflow, cell_volume = self._budget
+            first = start + self._history
+            window["inflow"] = inflow[trajectory, first : first + self._future]
+            window["cell_volume"] = cell_volume[trajectory]
+        return window
 
     def close(self) -> None:
         """Close the open files; a later read reopens them."""
@@ -127,3 +139,19 @@ class TrajectoryWindows:
         return (f"TrajectoryWindows({len(self)} windows, history={self.history}, "
                 f"future={self.future}, stride={self.stride}, {self.n_trajectories} "
                 f"trajectories in {len(self.files)} files)")
+
+
+def _mass_budgets(files) -> tuple[np.ndarray, np.ndarray]:
+    """``(inflow (traj, time), cell_volume (traj,))`` float32 over ``files``, in order."""
+    from neuralpde.constraints.mass_budget import read_mass_budget  # constraints imports data
+
+    inflows, volumes = [], []
+    for path in files:
+        try:
+            budget = read_mass_budget(path)
+        except KeyError as error:
+            raise DataError(f"{path} records no mass budget (porous-medium files do): "
+                            f"{error}") from None
+        inflows.append(budget.inflow.astype(np.float32))
+        volumes.append(np.full(len(budget.inflow), budget.cell_volume, np.float32))
+    return np.concatenate(inflows), np.concatenate(volumes)

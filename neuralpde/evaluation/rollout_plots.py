@@ -36,6 +36,8 @@ def plot_rollout_snapshots(
     prediction = evaluation.examples_prediction[example, steps, ..., channel]
     error = prediction - truth
     name = evaluation.channel_names[channel]
+    if truth.ndim == 2:  # 1D fields: curves, not images
+        return _snapshot_curves(evaluation, steps, truth, prediction, error, name, example)
     figure, axes = plt.subplots(3, len(steps), figsize=(2.3 * len(steps) + 1.0, 6.6),
                                 squeeze=False, layout="constrained")
     limit = float(np.abs(truth).max()) or 1.0
@@ -54,6 +56,25 @@ def plot_rollout_snapshots(
             if col == 0:
                 ax.set_ylabel(label, fontsize=9)
         figure.colorbar(image, ax=axes[row, :], shrink=0.9, label=name if row < 2 else "error")
+    figure.suptitle(f"{name}, example trajectory {example}", fontsize=10)
+    return figure
+
+
+def _snapshot_curves(evaluation, steps, truth, prediction, error, name, example) -> Figure:
+    """The 1D version of :func:`plot_rollout_snapshots`: truth and prediction over the grid
+    index, and the error below, one column per lead time."""
+    figure, axes = plt.subplots(2, len(steps), figsize=(2.6 * len(steps) + 0.5, 4.6),
+                                squeeze=False, sharey="row", layout="constrained")
+    for col, step in enumerate(steps):
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot(truth[col], "-", color="black", lw=1.2, label="truth")
+        top.plot(prediction[col], "--", color="tab:red", lw=1.2, label="prediction")
+        bottom.plot(error[col], "-", color="tab:blue", lw=1.0)
+        top.set_title(f"step {step + 1}, t = {evaluation.lead_time[step]:.3g}", fontsize=9)
+        bottom.set_xlabel("cell", fontsize=8)
+    axes[0, 0].set_ylabel(name, fontsize=9)
+    axes[1, 0].set_ylabel("error", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
     figure.suptitle(f"{name}, example trajectory {example}", fontsize=10)
     return figure
 

@@ -51,7 +51,8 @@ def evaluate_run(
         model, trained.normalization, files,
         history=config.data.history, n_steps=steps or None, target=config.target,
         parameters=config.data.parameters, batch_size=config.evaluation.batch_size,
-        correction=config.evaluation.correction,
+        correction=("hard" if config.physics.constraint == "mass_balance"
+                    else config.evaluation.correction),
         # Every process evaluates on its own devices; the first writes the report.
         mesh=data_mesh(jax.local_devices()),
     )
@@ -61,7 +62,8 @@ def evaluate_run(
         f"model `{config.model.kind}`, objective `{config.objective.kind}`, loss `{config.loss}`",
         f"data `{data}` split `{split}`: {len(files)} file(s); evaluation took {seconds:.1f} s",
         f"hard constraint of the model: `{config.physics.constraint}`; mass correction after "
-        f"every step: `{config.evaluation.correction}`",
+        f"every step: `{config.evaluation.correction}`"
+        + (" (`hard`, as trained)" if config.physics.constraint == "mass_balance" else ""),
     ]
     title = f"Rollout evaluation: {config.name}"
     out = Path(out) if out else run_dir / "evaluation"

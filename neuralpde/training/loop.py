@@ -43,6 +43,7 @@ from neuralpde.datagen.recipes import load_recipe
 from neuralpde.models.registry import build_model
 from neuralpde.training.checkpoint import Checkpoints
 from neuralpde.training.config import TrainConfig
+from neuralpde.training.mass_balance import mass_balance_correction
 from neuralpde.training.online_source import online_stream
 from neuralpde.training.optimizer import learning_rate_schedule, make_optimizer
 from neuralpde.training.physics_penalty import recorded_recipe, residual_penalty_for
@@ -126,14 +127,19 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
 
     data = config.data
     horizon = config.objective.max_steps
+    budget = config.physics.constraint == "mass_balance"
+    if budget and data.source == "online":
+        raise ConfigError("physics.constraint: mass_balance needs each window's stored mass "
+                          "budget; the online stream does not carry it yet")
     valid = TrajectoryWindows(split_files(data.path, "valid"), history=data.history, future=1,
-                              parameters=data.parameters, stride=data.stride)
+                              parameters=data.parameters, stride=data.stride,
+                              mass_budget=budget)
     if data.source == "online":
         windows = valid  # the stored data the stream must match; the stream itself is below
     else:
         windows = TrajectoryWindows(split_files(data.path, "train"), history=data.history,
                                     future=horizon, parameters=data.parameters,
-                                    stride=data.stride)
+                                    stride=data.stride, mass_budget=budget)
     model = build_model(config.model, rngs=nnx.Rngs(params=config.seed))
     check_model_fits(model, windows, config)
 
@@ -181,9 +187,16 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         return config.physics.constrained(net, normalization, config.target)
 
     constrain(model)  # an unknown channel fails here, before any step
+    correction = None
+    if budget:
+        if len(windows.channel_names) != 1:
+            raise ConfigError(f"physics.constraint: mass_balance constrains one channel; the "
+                              f"data has {list(windows.channel_names)}")
+        correction = mass_balance_correction
     train_step = TrainStep(graphdef, rest, tx, config.objective, config.loss, config.target,
-                           config.seed, replicated, penalty, constrain)
-    validation_loss = make_validation_loss(graphdef, rest, config.target, replicated, constrain)
+                           config.seed, replicated, penalty, constrain, correction)
+    validation_loss = make_validation_loss(graphdef, rest, config.target, replicated, constrain,
+                                           correction)
     schedule = learning_rate_schedule(config.optimizer, config.steps)
     log = RunLog(run_dir, config.steps, start, progress=progress,
                  enabled=jax.process_index() == 0)

@@ -108,10 +108,13 @@ def objective_loss(
     loss: Loss,
     target: Target,
     key: jax.Array,
+    correct=None,
 ):
     """The objective's scalar loss for one normalised batch (see the module docstring).
 
     ``length`` is the rollout length ``k`` (static); ``key`` drives noise and ``r``.
+    ``correct(frame, window, i)``, if given, replaces every predicted normalised frame by a
+    corrected one (a hard constraint), ``i`` the index of the predicted future frame.
     """
     if future.shape[1] < length:
         raise ValueError(f"rollout length {length} needs {length} future frames: {future.shape}")
@@ -120,21 +123,22 @@ def objective_loss(
         noise = jax.random.normal(noise_key, window.shape, window.dtype)
         window = window + objective.noise_std * noise
 
-    def step(w):
-        return predict_next(model, w, conditioning, target)
+    def step(w, i):
+        frame = predict_next(model, w, conditioning, target)
+        return frame if correct is None else correct(frame, w, i)
 
     if isinstance(objective, OneStep):
-        return loss(step(window), future[:, 0])
+        return loss(step(window, 0), future[:, 0])
     if isinstance(objective, Pushforward):
         r = jax.random.randint(unroll_key, (), 0, length)
-        unrolled = jax.lax.fori_loop(0, r, lambda _, w: advance(w, step(w)), window)
+        unrolled = jax.lax.fori_loop(0, r, lambda i, w: advance(w, step(w, i)), window)
         unrolled = jax.lax.stop_gradient(unrolled)
-        return loss(step(unrolled), jnp.take(future, r, axis=1))
+        return loss(step(unrolled, r), jnp.take(future, r, axis=1))
     if isinstance(objective, Unrolled):
 
         def body(w, inputs):
             i, truth = inputs
-            pred = step(w)
+            pred = step(w, i)
             w = advance(w, pred)
             if objective.truncate:
                 w = jnp.where((i + 1) % objective.truncate == 0, jax.lax.stop_gradient(w), w)

@@ -48,24 +48,28 @@ class PhysicsConfig:
         residual_weight: ``λ ≥ 0`` of the soft penalty above; ``0`` switches it off.
         constraint: ``"zero_mean"`` makes the model's predicted state of ``constraint_channel``
             exactly zero-mean (:class:`~neuralpde.constraints.ZeroMeanOutput`, the
-            Navier–Stokes vorticity law) in training, validation and every rollout.
-        constraint_channel: the channel it constrains.
+            Navier–Stokes vorticity law) in training, validation and every rollout;
+            ``"mass_balance"`` projects every predicted frame onto the files' mass budget
+            (:mod:`neuralpde.training.mass_balance`, porous-medium data) in training,
+            validation and rollouts.
+        constraint_channel: the channel ``zero_mean`` constrains.
     """
 
     residual_weight: float = 0.0
-    constraint: Literal["none", "zero_mean"] = "none"
+    constraint: Literal["none", "zero_mean", "mass_balance"] = "none"
     constraint_channel: str = "vorticity"
 
     def __post_init__(self):
         if not self.residual_weight >= 0:
             raise ConfigError(f"physics: residual_weight must be ≥ 0, got {self.residual_weight}")
-        if self.constraint not in ("none", "zero_mean"):
+        if self.constraint not in ("none", "zero_mean", "mass_balance"):
             raise ConfigError(f"physics: unknown constraint {self.constraint!r}; known: "
-                              f"['none', 'zero_mean']")
+                              f"['none', 'zero_mean', 'mass_balance']")
 
     def constrained(self, model, normalization: Normalization, target: str):
-        """``model`` wearing the configured hard constraint (itself for ``"none"``)."""
-        if self.constraint == "none":
+        """``model`` wearing the configured output constraint (itself for ``"none"`` and
+        ``"mass_balance"``, which needs each window's budget and acts in the objective)."""
+        if self.constraint != "zero_mean":
             return model
         try:
             return ZeroMeanOutput(model, normalization, self.constraint_channel, target)

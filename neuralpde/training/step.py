@@ -76,6 +76,7 @@ class TrainStep:
     replicated: jax.sharding.Sharding | None = None
     penalty: Callable | None = None
     constrain: Callable = lambda model: model
+    correction: Callable | None = None
     compiled: dict[int, Callable] = dataclasses.field(default_factory=dict)
 
     def __call__(self, params, opt_state, health, batch: Batch, normalization, step, length):
@@ -94,9 +95,11 @@ class TrainStep:
 
             def loss_of(p):
                 model = self.constrain(nnx.merge(self.graphdef, p, self.rest))
+                correct = (None if self.correction is None
+                           else self.correction(batch, normalization))
                 loss = objective_loss(
                     model, window, future, conditioning, objective=self.objective,
-                    length=length, loss=loss_fn, target=self.target, key=key,
+                    length=length, loss=loss_fn, target=self.target, key=key, correct=correct,
                 )
                 if self.penalty is None:
                     return loss, jnp.zeros((), loss.dtype)
@@ -129,7 +132,8 @@ class TrainStep:
 
 
 def make_validation_loss(graphdef, rest, target: str, replicated=None,
-                         constrain: Callable = lambda model: model) -> Callable:
+                         constrain: Callable = lambda model: model,
+                         correction: Callable | None = None) -> Callable:
     """Jitted one-step MSE in normalised units (teacher forcing, no noise): the validation and
     best-checkpoint criterion, the same for every objective so that runs compare."""
 
@@ -137,9 +141,10 @@ def make_validation_loss(graphdef, rest, target: str, replicated=None,
     def validation_loss(params, batch, normalization):
         window, future, conditioning = _normalized(batch, normalization)
         model = constrain(nnx.merge(graphdef, params, rest))
+        correct = None if correction is None else correction(batch, normalization)
         return objective_loss(
             model, window, future, conditioning, objective=OneStep(), length=1, loss=mse,
-            target=target, key=jax.random.key(0),
+            target=target, key=jax.random.key(0), correct=correct,
         )
 
     return validation_loss
