@@ -1,18 +1,13 @@
 """Online training: a generator refreshes an on-device buffer; the stream is new and resumable."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import numpy as np
 import pytest
 import yaml
-from helpers import host_device_flags, tiny_recipe
+from helpers import tiny_recipe, train_killed_and_resumed
 
-from neuralpde.config import ConfigError, from_dict, to_dict, to_yaml
+from neuralpde.config import ConfigError, from_dict, to_yaml
 from neuralpde.data import OnlineBatches, TrajectoryWindows, data_mesh, split_files
 from neuralpde.datagen import generate
 from neuralpde.datagen.navier_stokes_recipe import Splits
@@ -109,28 +104,8 @@ def test_resuming_regenerates_the_same_buffer_and_batches(stored):
 
 def test_online_run_trains_resumes_after_sigkill_and_never_repeats_a_trajectory(stored, tmp_path):
     config = online_config(stored)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(to_dict(config)))
-    env = {**os.environ, "XLA_FLAGS": host_device_flags(4)}
-
-    def command(*args):
-        return [sys.executable, "-m", "neuralpde.cli", "train", *args, "--no-evaluate"]
-
-    reference, run = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(command(str(path), "--out", str(reference)), env=env, check=True,
-                   capture_output=True)
-    process = subprocess.Popen(command(str(path), "--out", str(run)), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if any(p.name.isdigit() and int(p.name) >= 12 for p in (run / "checkpoints").glob("*")):
-            break
-        time.sleep(0.05)
-    finished = process.poll() is not None
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not finished, "the run finished before it could be killed"
-    subprocess.run(command("--resume", str(run)), env=env, check=True, capture_output=True)
+    reference, run, logged = train_killed_and_resumed(config, tmp_path, kill_at=12)
+    assert logged < 24
 
     losses = [r["loss"] for r in read_log(run) if "loss" in r]
     assert len(losses) == 24

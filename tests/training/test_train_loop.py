@@ -1,20 +1,14 @@
 """The training loop end to end: sharding, exact resume after SIGKILL, and clear errors."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import numpy as np
 import pytest
-import yaml
-from helpers import host_device_flags, tiny_recipe
+from helpers import tiny_recipe, train_killed_and_resumed
 
 from neuralpde.cli import main
-from neuralpde.config import ConfigError, from_dict, to_dict
+from neuralpde.config import ConfigError, from_dict
 from neuralpde.data import DataError
 from neuralpde.datagen import generate
 from neuralpde.datagen.navier_stokes_recipe import Splits
@@ -77,31 +71,8 @@ def test_one_and_four_devices_give_the_same_loss_curve(dataset, tmp_path):
 def test_resume_after_sigkill_repeats_the_uninterrupted_run(dataset, tmp_path):
     # Every run goes through the command line, so that all share its settings (no x64).
     config = tiny_config(dataset, steps=24, checkpoint_every=4, eval_every=8)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(to_dict(config)))
-    env = {**os.environ, "XLA_FLAGS": host_device_flags(4)}
-
-    def command(*args):
-        return [sys.executable, "-m", "neuralpde.cli", "train", *args, "--no-evaluate"]
-
-    reference, run = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(command(str(path), "--out", str(reference)), env=env, check=True,
-                   capture_output=True)
-    process = subprocess.Popen(command(str(path), "--out", str(run)), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        steps = [p for p in (run / "checkpoints").glob("*") if p.name.isdigit()]
-        if any(int(p.name) >= 8 for p in steps):
-            break
-        time.sleep(0.05)
-    finished = process.poll() is not None
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not finished, "the run finished before it could be killed"
-    assert len(losses(run)) < 24
-
-    subprocess.run(command("--resume", str(run)), env=env, check=True, capture_output=True)
+    reference, run, logged = train_killed_and_resumed(config, tmp_path, kill_at=8)
+    assert logged < 24
     assert len(losses(run)) == 24
     assert losses(run) == losses(reference)  # bit for bit, the data order and noise included
     valid = [r["valid_loss"] for r in read_log(run) if "valid_loss" in r]
