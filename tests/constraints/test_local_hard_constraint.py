@@ -207,6 +207,10 @@ def sharded_matches_unsharded():
         run(LocalHardConstraint((2, 3), mesh=mesh), odd, v0, v0)
 
 
+# Slow, and out of the default run: this 4-host-device run deadlocked in one of three full-suite
+# runs (both xdist workers idle, one waiting on the result; 2026-12-04, jax 0.10.2). It passes
+# alone; the cause (XLA:CPU collectives in the Newton while-loop) is not yet found.
+@pytest.mark.slow
 def test_sharded_experts_match_unsharded():
     if jax.device_count() >= 4:
         sharded_matches_unsharded()
