@@ -47,6 +47,7 @@ from neuralpde.data.loader import AXIS
 from neuralpde.data.normalization import Normalization
 from neuralpde.datagen.families import family_of
 from neuralpde.datagen.keys import trajectory_key
+from neuralpde.datagen.porous_medium_recipe import PorousMediumRecipe
 
 TRAIN_SPLIT = 0
 _SAMPLING_TAG = 2**31 - 1
@@ -65,6 +66,9 @@ class OnlineStream:
         buffer_size: trajectories held on the devices, ``S``.
         refresh_size: trajectories generated per refresh, ``R``; divides ``S``.
         refresh_every: steps between refreshes, ``k``.
+        mass_budget: also keep each trajectory's inflow through the boundary per stored
+            interval, and give every window its share (``inflow``, ``cell_volume``) as
+            :class:`TrajectoryWindows` does with ``mass_budget`` (porous-medium recipes).
     """
 
     recipe: Any
@@ -76,6 +80,7 @@ class OnlineStream:
     buffer_size: int
     refresh_size: int
     refresh_every: int
+    mass_budget: bool = False
 
     @property
     def groups(self) -> int:
@@ -123,12 +128,16 @@ class OnlineBatches:
         if span > n_time:
             raise DataError(f"online: a window of history {stream.history} + future "
                             f"{stream.future} frames does not fit in the recipe's {n_time} frames")
+        if stream.mass_budget and not isinstance(stream.recipe, PorousMediumRecipe):
+            raise DataError(f"online: recipe {stream.recipe.name!r} records no mass budget "
+                            f"(porous-medium recipes do)")
         self.stream, self.batch_size, self.seed = stream, int(batch_size), int(seed)
         self.sharding = NamedSharding(mesh, P(AXIS))
         self.replicated = NamedSharding(mesh, P())
         self.mesh, self.n_devices = mesh, n_devices
         self.windows_per_trajectory = (n_time - span) // stream.stride + 1
-        self._precision = (jax.enable_x64(True) if stream.recipe.dtype == "float64"
+        # float64 recipes (the porous-medium default) generate under x64, as generate() does.
+        self._precision = ((lambda: jax.enable_x64(True)) if stream.recipe.dtype == "float64"
                            else contextlib.nullcontext)
         self._generate = self._make_generate()
         self._sample = self._make_sample()
@@ -149,6 +158,9 @@ class OnlineBatches:
             new = {"frames": _channels(outputs, stream.fields, recipe),
                    "conditioning": _conditioning(outputs, stream.parameters, recipe),
                    "trajectory": indices.astype(jnp.int32)}
+            if stream.mass_budget:
+                new["inflow"] = sum(v for k, v in outputs.items()
+                                    if k.startswith("boundary_flux_")).astype(jnp.float32)
             start = group_slot * local_group
             return {name: jax.lax.dynamic_update_slice_in_dim(buffer[name], new[name], start, 0)
                     for name in buffer}
@@ -161,6 +173,8 @@ class OnlineBatches:
     def _make_sample(self):
         stream, local_batch = self.stream, self.batch_size // self.n_devices
         span, count = stream.history + stream.future, self.windows_per_trajectory
+        layout = family_of(stream.recipe).layout(stream.recipe, 1)
+        cell_volume = layout.constants.get("cell_volume", 1.0)
         root = jax.random.fold_in(jax.random.key(self.seed), _SAMPLING_TAG)
 
         def per_device(buffer, step):
@@ -171,10 +185,16 @@ class OnlineBatches:
             windows = jax.vmap(
                 lambda s, t: jax.lax.dynamic_slice_in_dim(buffer["frames"][s], t, span, 0)
             )(slots, starts)
-            return {"input": windows[:, : stream.history], "target": windows[:, stream.history :],
-                    "conditioning": buffer["conditioning"][slots],
-                    "trajectory": buffer["trajectory"][slots], "start": starts,
-                    "mask": jnp.ones((local_batch,), bool)}
+            batch = {"input": windows[:, : stream.history],
+                     "target": windows[:, stream.history :],
+                     "conditioning": buffer["conditioning"][slots],
+                     "trajectory": buffer["trajectory"][slots], "start": starts,
+                     "mask": jnp.ones((local_batch,), bool)}
+            if stream.mass_budget:
+                batch["inflow"] = jax.vmap(lambda s, t: jax.lax.dynamic_slice_in_dim(
+                    buffer["inflow"][s], t + stream.history, stream.future, 0))(slots, starts)
+                batch["cell_volume"] = jnp.full((local_batch,), cell_volume, jnp.float32)
+            return batch
 
         sharded = jax.shard_map(per_device, mesh=self.mesh, in_specs=(P(AXIS), P()),
                                 out_specs=P(AXIS), check_vma=False)
@@ -192,6 +212,8 @@ class OnlineBatches:
             "conditioning": ((stream.buffer_size, len(stream.parameters)), jnp.float32),
             "trajectory": ((stream.buffer_size,), jnp.int32),
         }
+        if stream.mass_budget:
+            shapes["inflow"] = ((stream.buffer_size, recipe.n_frames), jnp.float32)
         return {name: jax.jit(lambda s=shape, d=dtype: jnp.zeros(s, d),
                               out_shardings=self.sharding)()
                 for name, (shape, dtype) in shapes.items()}

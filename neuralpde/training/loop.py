@@ -128,9 +128,6 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     data = config.data
     horizon = config.objective.max_steps
     budget = config.physics.constraint == "mass_balance"
-    if budget and data.source == "online":
-        raise ConfigError("physics.constraint: mass_balance needs each window's stored mass "
-                          "budget; the online stream does not carry it yet")
     valid = TrajectoryWindows(split_files(data.path, "valid"), history=data.history, future=1,
                               parameters=data.parameters, stride=data.stride,
                               mass_budget=budget)
@@ -148,8 +145,8 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     loader_options = dict(num_threads=data.num_threads, prefetch=data.prefetch, mesh=mesh)
     saved_normalization = run_dir / "normalization.yaml"
     if data.source == "online":
-        batches = OnlineBatches(online_stream(data, valid, horizon), config.batch_size,
-                                mesh=mesh, seed=config.seed)
+        batches = OnlineBatches(online_stream(data, valid, horizon, mass_budget=budget),
+                                config.batch_size, mesh=mesh, seed=config.seed)
         if resume and saved_normalization.exists():
             normalization = load_normalization(saved_normalization)
         else:

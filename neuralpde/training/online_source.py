@@ -19,7 +19,8 @@ from neuralpde.io import TrajectoryFile
 from neuralpde.training.config import DataConfig
 
 
-def online_stream(data: DataConfig, valid: TrajectoryWindows, future: int) -> OnlineStream:
+def online_stream(data: DataConfig, valid: TrajectoryWindows, future: int,
+                  mass_budget: bool = False) -> OnlineStream:
     """The :class:`OnlineStream` of ``data`` (``source: online``), with channels in the order of
     the stored ``valid`` windows and ``future`` frames out.
 
@@ -32,6 +33,7 @@ def online_stream(data: DataConfig, valid: TrajectoryWindows, future: int) -> On
         recipe=recipe, fields=valid.fields, parameters=tuple(data.parameters),
         history=data.history, future=future, stride=data.stride, buffer_size=data.buffer_size,
         refresh_size=data.refresh_size, refresh_every=data.refresh_every,
+        mass_budget=mass_budget,
     )
 
 

@@ -1,17 +1,26 @@
 """The hard mass-balance constraint inside training, validation and the run's rollouts."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from neuralpde.config import ConfigError, from_dict
+from neuralpde.config import ConfigError, from_dict, to_yaml
 from neuralpde.constraints import hard_projection, mass_balance_constraint, read_mass_budget
-from neuralpde.data import Normalization, TrajectoryWindows, split_files
+from neuralpde.data import (
+    Normalization,
+    OnlineBatches,
+    TrajectoryWindows,
+    data_mesh,
+    split_files,
+)
 from neuralpde.datagen import generate, load_recipe
 from neuralpde.datagen.navier_stokes_recipe import Splits
 from neuralpde.evaluation.run_report import evaluate_run
 from neuralpde.training import TrainConfig, train
 from neuralpde.training.mass_balance import mass_balance_correction
+from neuralpde.training.online_source import online_stream
+from neuralpde.training.physics_penalty import recorded_recipe
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +79,27 @@ def test_a_mass_balanced_run_trains_and_its_rollouts_keep_the_budget(stefan, tmp
     assert defect < prediction.shape[-1] * np.finfo(np.float32).eps
 
 
-def test_mass_balance_errors_are_named(stefan, tmp_path):
-    online = config_for(stefan, data={"path": str(stefan), "history": 2, "source": "online",
-                                      "recipe": "gpme-stefan-tiny", "buffer_size": 4,
-                                      "refresh_fraction": 1.0})
-    with pytest.raises(ConfigError, match="online stream does not carry it"):
-        train(online, tmp_path / "online", progress=False)
+def test_an_online_run_gets_the_same_budget_and_holds_it(stefan, tmp_path):
+    data = {"path": str(stefan), "history": 2, "num_threads": 1, "source": "online",
+            "recipe": str(tmp_path / "recipe.yaml"), "buffer_size": 4, "refresh_fraction": 1.0,
+            "refresh_every": 2}
+    (tmp_path / "recipe.yaml").write_text(to_yaml(recorded_recipe(
+        split_files(stefan, "valid")[0])))
+    config = config_for(stefan, data=data)
+    valid = TrajectoryWindows(split_files(stefan, "valid"), history=2)
+    batches = OnlineBatches(online_stream(config.data, valid, 2, mass_budget=True), 4,
+                            mesh=data_mesh(), seed=0)
+    batch = jax.device_get(next(batches))  # trajectories 0…3: the stored train split's
+    budget = read_mass_budget(split_files(stefan, "train")[0])
+    for trajectory, start, inflow in zip(batch["trajectory"], batch["start"], batch["inflow"],
+                                         strict=True):
+        np.testing.assert_allclose(inflow, budget.inflow[trajectory, start + 2:start + 4],
+                                   rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(batch["cell_volume"], budget.cell_volume, rtol=1e-7)
+    result = train(config, tmp_path / "run", progress=False)
+    assert np.isfinite(result.final_loss)
+
+
+def test_mass_balance_errors_are_named(stefan):
     with pytest.raises(ConfigError, match="'mass' is not one of"):
         config_for(stefan, physics={"constraint": "mass"})
