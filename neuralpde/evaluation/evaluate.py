@@ -157,6 +157,7 @@ def evaluate_rollouts(
 
     chunks, lead_times, examples_truth, examples_prediction = [], [], [], []
     for path in paths:
+        budget = read_mass_budget(path) if correction != "none" else None
         with TrajectoryFile(path) as f:
             times = np.broadcast_to(f.time, (f.n_trajectories, f.n_time))
             for first in range(0, f.n_trajectories, size):
@@ -167,12 +168,12 @@ def evaluate_rollouts(
                 for j, name in enumerate(parameters):
                     conditioning[:, j] = f.scalar(name)[rows]
                 inflow = np.zeros((count, history + n_steps), np.float32)
-                if correction != "none":
-                    budget = read_mass_budget(path)
+                cell_volume = 1.0
+                if budget is not None:
                     inflow = budget.inflow[rows, start : start + history + n_steps]
-                    run.cell_volume = budget.cell_volume
+                    cell_volume = budget.cell_volume
                 *values, prediction = run(_pad(frames, size), _pad(conditioning, size),
-                                          _pad(inflow.astype(np.float32), size))
+                                          _pad(inflow.astype(np.float32), size), cell_volume)
                 chunks.append(jax.tree.map(lambda a, n=count: a[:n], jax.device_get(values)))
                 window_end = times[rows, start + history - 1 : start + history + n_steps]
                 lead_times.append(window_end - window_end[:, :1])
@@ -245,7 +246,6 @@ class _Rollouts:
 
     def __init__(self, model, normalization, history, n_steps, target, mesh, correction="none"):
         graphdef, state = nnx.split(model) if isinstance(model, nnx.Module) else (None, None)
-        self.cell_volume = 1.0
 
         def batch(state, normalization, frames, conditioning, inflow, cell_volume):
             net = model if graphdef is None else nnx.merge(graphdef, state)
@@ -278,12 +278,13 @@ class _Rollouts:
         self.function = jax.jit(batch)
         self.constants = (state, normalization)
 
-    def __call__(self, frames: np.ndarray, conditioning: np.ndarray, inflow: np.ndarray):
+    def __call__(self, frames: np.ndarray, conditioning: np.ndarray, inflow: np.ndarray,
+                 cell_volume: float = 1.0):
         if self.data is not None:
             frames, conditioning, inflow = jax.device_put((frames, conditioning, inflow),
                                                           self.data)
-        cell_volume = np.float32(self.cell_volume)
-        return self.function(*self.constants, frames, conditioning, inflow, cell_volume)
+        return self.function(*self.constants, frames, conditioning, inflow,
+                             np.float32(cell_volume))
 
 
 def _check_output(

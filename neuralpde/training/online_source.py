@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import yaml
-
-from neuralpde.config import ConfigError, from_dict, to_yaml
+from neuralpde.config import ConfigError, to_yaml
 from neuralpde.data import TrajectoryWindows
 from neuralpde.data.online_batches import OnlineStream
 from neuralpde.datagen.recipes import load_recipe
-from neuralpde.io import TrajectoryFile
 from neuralpde.training.config import DataConfig
+from neuralpde.training.physics_penalty import recorded_recipe
 
 
 def online_stream(data: DataConfig, valid: TrajectoryWindows, future: int,
@@ -39,13 +37,7 @@ def online_stream(data: DataConfig, valid: TrajectoryWindows, future: int,
 
 def _check_same_recipe(recipe, valid: TrajectoryWindows) -> None:
     path = valid.files[0]
-    with TrajectoryFile(path) as reader:
-        recorded = reader.provenance.get("config")
-    if recorded is None:
-        raise ConfigError(f"{path} records no recipe (not written by neuralpde generate): an "
-                          f"online run needs valid and test splits of its own recipe "
-                          f"{recipe.name!r}")
-    stored = from_dict(type(recipe), yaml.safe_load(recorded), where=f"{path} provenance")
+    stored = recorded_recipe(path)
     if to_yaml(dataclasses.replace(stored, splits=recipe.splits)) != to_yaml(recipe):
         raise ConfigError(
             f"the online recipe {recipe.name!r} is not the one that wrote the valid split "
