@@ -36,11 +36,13 @@ from neuralpde.constraints.residual_penalty import (
     residual_loss,
     residual_penalty,
 )
+from neuralpde.constraints.subdomain_balance import BalanceStats, SubdomainBalance
 from neuralpde.constraints.zero_mean_output import ZeroMeanOutput
 
 __all__ = [
     "CORRECTIONS",
     "AbstractResidual",
+    "BalanceStats",
     "ConstrainedRollout",
     "CoordinateMLP",
     "GPMEProblem1D",
@@ -51,6 +53,7 @@ __all__ = [
     "NavierStokesResidual",
     "PINNConfig",
     "PorousMediumResidual",
+    "SubdomainBalance",
     "ZeroMeanOutput",
     "constrained_rollout",
     "ensemble_moments",

@@ -48,6 +48,7 @@ class BlockSolver(eqx.Module):
         """The blocks ``J_k (K, n, n)`` of a block-diagonal linear map, from ``n`` products."""
         experts, n = like.shape
         seeds = jnp.broadcast_to(jnp.eye(n, dtype=like.dtype)[:, None, :], (n, experts, n))
+        seeds = varying_like(seeds, like)
         if self.mesh is not None:
             # The n products are independent: split them over the devices as well.
             seeds = lax.with_sharding_constraint(seeds, NamedSharding(self.mesh, P(self.axis_name)))
@@ -67,6 +68,16 @@ class BlockSolver(eqx.Module):
         # Replicated again: letting XLA propagate the split into the Newton while-loop hung the
         # 4-host-device CPU run (jax 0.10.2).
         return lax.with_sharding_constraint(split, NamedSharding(self.mesh, P()))
+
+
+def varying_like(seeds: Array, like: Array) -> Array:
+    """``seeds + 0``, typed like ``like`` (broadcast on the leading axis).
+
+    Inside ``shard_map`` (e.g. a rollout sharded over trajectories) a linearized function wants
+    tangents that vary over the mesh axes its primal varies over; a constant such as an identity
+    does not, and ``zeros_like`` carries that type.
+    """
+    return seeds + jnp.zeros_like(like)[None]
 
 
 class NewtonStats(eqx.Module):
@@ -109,8 +120,11 @@ def block_newton(
             x, size, count = carry
             return (count < max_steps) & ~(size <= atol + rtol * jnp.max(jnp.abs(x)))
 
-        infinity = jnp.asarray(jnp.inf, start.dtype)
-        x, size, count = lax.while_loop(unfinished, step, (start, infinity, jnp.asarray(0)))
+        # Carries typed like the iterate (inside shard_map they must vary as it does).
+        scalar = jnp.zeros_like(start, shape=())
+        infinity = scalar + jnp.inf
+        count = scalar.astype(jnp.int32)
+        x, size, count = lax.while_loop(unfinished, step, (start, infinity, count))
         converged = size <= atol + rtol * jnp.max(jnp.abs(x))
         # custom_root gives integer and boolean aux outputs integer tangents, which JAX rejects
         # (it wants float0): pass them as floats.

@@ -3,8 +3,11 @@
 For every trajectory the ground-truth window of frames ``start … start + h − 1`` seeds a rollout
 of ``T`` steps (:func:`neuralpde.training.emulator.rollout_model`), compared frame by frame with
 frames ``start + h … start + h + T − 1``. The persistence baseline ``û_{n+k} = u_n`` gets the
-same metrics. Trajectories are read and rolled out a batch at a time; the last batch is padded
-to the same static size (padding dropped afterwards), so one compilation per grid serves all.
+same metrics. A model with a variance head (``physics.variance: head``) rolls out its mean,
+conditioned on the run's conservation law at every step, and its negative log-likelihood is
+reported per lead time. Trajectories are read and rolled out a batch at a time; the last batch
+is padded to the same static size (padding dropped afterwards), so one compilation per grid
+serves all.
 Nothing assumes the training grid: a resolution-invariant model evaluates zero-shot on any grid.
 """
 
@@ -28,7 +31,10 @@ from neuralpde.constraints.mass_budget import MassBudget, read_mass_budget
 from neuralpde.data.normalization import Normalization
 from neuralpde.evaluation.rollout_metrics import RolloutMetrics, json_safe, trajectory_metrics
 from neuralpde.io import TrajectoryFile
-from neuralpde.training.emulator import Target, fold_time, rollout_model
+from neuralpde.training.emulator import Target, advance, fold_time, predict_next, rollout_model
+from neuralpde.training.gaussian_head import rollout_gaussian
+from neuralpde.training.local_constraint import local_correction
+from neuralpde.training.physics_penalty import PhysicsConfig, recorded_recipe
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +49,9 @@ class RolloutEvaluation:
             ``(example, T, *space, channel)``, physical units.
         channel_names, history, start, target, parameters, files, correction: what was
             evaluated.
+        nll: for a variance head, the Gaussian negative log-likelihood of the truth per
+            predicted frame ``(T,)`` (physical units; mean over trajectories, cells and
+            channels), else ``None``.
     """
 
     model: RolloutMetrics
@@ -57,6 +66,7 @@ class RolloutEvaluation:
     parameters: tuple[str, ...]
     files: tuple[str, ...]
     correction: str = "none"
+    nll: Float[np.ndarray, " time"] | None = None
 
     @property
     def n_steps(self) -> int:
@@ -84,6 +94,7 @@ class RolloutEvaluation:
             "target": self.target,
             "parameters": list(self.parameters),
             "correction": self.correction,
+            "nll": self.nll,
             "lead_time": self.lead_time,
             "model": self.model.to_json(),
             "persistence": self.persistence.to_json(),
@@ -105,6 +116,7 @@ def evaluate_rollouts(
     start: int = 0,
     n_examples: int = 2,
     correction: Literal["none", "hard"] = "none",
+    physics: PhysicsConfig | None = None,
 ) -> RolloutEvaluation:
     """Roll out ``model`` from every trajectory of ``files`` and measure it against the truth.
 
@@ -126,6 +138,10 @@ def evaluate_rollouts(
         correction: ``"hard"`` projects every predicted frame onto the file's mass budget
             (the current mass plus the recorded inflow over the step,
             :func:`~neuralpde.constraints.constrained_rollout`); porous-medium files only.
+        physics: the run's physics config; with ``variance: head`` the model predicts a
+            Gaussian, conditioned on its law at every step (``mass_balance`` reads each file's
+            budget), and the result carries its ``nll``; a ``local_constraint`` corrects every
+            predicted frame against the equation recorded in the first file.
 
     Returns:
         A :class:`RolloutEvaluation` of the model and the persistence baseline.
@@ -153,11 +169,26 @@ def evaluate_rollouts(
     n_steps, largest = _check_files(paths, normalization, history, n_steps, parameters, start)
     devices = mesh.shape["data"] if mesh is not None else 1
     size = -(-min(batch_size, largest) // devices) * devices
-    run = _Rollouts(model, normalization, history, n_steps, target, mesh, correction)
+    gaussian = physics.gaussian(normalization, target) if physics is not None else None
+    if gaussian is not None and correction != "none":
+        raise ValueError("a variance head imposes its own law (physics.constraint); "
+                         f"correction must be 'none', got {correction!r}")
+    needs_budget = correction != "none" or (
+        gaussian is not None and physics.constraint == "mass_balance")
+    local = None
+    if physics is not None and physics.local_constraint != "none":
+        if correction != "none":
+            raise ValueError(f"a local constraint corrects the frames itself; correction must be "
+                             f"'none', got {correction!r}")
+        with TrajectoryFile(paths[0]) as f:
+            shape = f.fields(slice(0, 1), slice(0, 1)).shape[2:-1]
+        local = local_correction(physics, recorded_recipe(paths[0]), parameters, history, shape)
+    run = _Rollouts(model, normalization, history, n_steps, target, mesh, correction, gaussian,
+                    local, start)
 
     chunks, lead_times, examples_truth, examples_prediction = [], [], [], []
     for path in paths:
-        budget = read_mass_budget(path) if correction != "none" else None
+        budget = read_mass_budget(path) if needs_budget else None
         with TrajectoryFile(path) as f:
             times = np.broadcast_to(f.time, (f.n_trajectories, f.n_time))
             for first in range(0, f.n_trajectories, size):
@@ -183,7 +214,7 @@ def evaluate_rollouts(
                     examples_truth.append(frames[:keep, history:])
                     examples_prediction.append(jax.device_get(prediction)[:keep])
 
-    model_values, persistence_values = jax.tree.map(lambda *a: np.concatenate(a), *chunks)
+    model_values, persistence_values, nll = jax.tree.map(lambda *a: np.concatenate(a), *chunks)
     lead_time = np.concatenate(lead_times).astype(np.float64)
     return RolloutEvaluation(
         model=RolloutMetrics.from_trajectories(model_values, lead_time),
@@ -198,6 +229,7 @@ def evaluate_rollouts(
         parameters=parameters,
         files=tuple(str(p) for p in paths),
         correction=correction,
+        nll=np.mean(nll, axis=0).astype(np.float64) if gaussian is not None else None,
     )
 
 
@@ -244,18 +276,31 @@ class _Rollouts:
     the batch under ``shard_map``: under plain ``jit`` XLA may gather the batch around FFTs.
     """
 
-    def __init__(self, model, normalization, history, n_steps, target, mesh, correction="none"):
+    def __init__(self, model, normalization, history, n_steps, target, mesh, correction="none",
+                 gaussian=None, local=None, start=0):
         graphdef, state = nnx.split(model) if isinstance(model, nnx.Module) else (None, None)
 
         def batch(state, normalization, frames, conditioning, inflow, cell_volume):
             net = model if graphdef is None else nnx.merge(graphdef, state)
             window, truth = frames[:, :history], frames[:, history:]
+            raw = {"conditioning": conditioning,
+                   "start": jnp.full(conditioning.shape[:1], start, jnp.int32)}
             conditioning = conditioning if conditioning.shape[-1] else None
-            _check_output(net, normalization, window, conditioning)
-            if correction == "none":
+            nll = jnp.zeros(truth.shape[:2], truth.dtype)
+            if local is not None:
+                _check_output(net, normalization, window, conditioning)
+                prediction = _corrected_rollout(local(raw, normalization), net, normalization,
+                                                window, truth.shape[1], conditioning, target)
+            elif gaussian is not None:
+                prediction, nll = _gaussian_rollout(gaussian, net, normalization, window, truth,
+                                                    conditioning, inflow[:, history:],
+                                                    cell_volume)
+            elif correction == "none":
+                _check_output(net, normalization, window, conditioning)
                 prediction = rollout_model(net, window, n_steps, normalization, conditioning,
                                            target)
             else:
+                _check_output(net, normalization, window, conditioning)
                 budget = MassBudget(cell_volume, jnp.zeros_like(inflow), inflow)
                 prediction = constrained_rollout(
                     net, window, budget, normalization, correction=correction, n_steps=n_steps,
@@ -264,7 +309,7 @@ class _Rollouts:
             # One vmapped trace for both predictors halves the compile time of the metrics.
             both = jax.vmap(trajectory_metrics, in_axes=(0, None))(
                 jnp.stack([prediction, persistence.astype(prediction.dtype)]), truth)
-            return jax.tree.map(lambda a: a[0], both), jax.tree.map(lambda a: a[1], both), \
+            return jax.tree.map(lambda a: a[0], both), jax.tree.map(lambda a: a[1], both), nll, \
                 prediction
 
         self.data = None
@@ -285,6 +330,37 @@ class _Rollouts:
                                                           self.data)
         return self.function(*self.constants, frames, conditioning, inflow,
                              np.float32(cell_volume))
+
+
+def _corrected_rollout(correct, net, normalization, window, n_steps, conditioning, target):
+    """Physical frames ``(batch, T, *space, c)``, each corrected by ``correct(frame, window, i)``
+    before the rollout continues from it."""
+    if conditioning is not None:
+        conditioning = normalization.normalize_parameters(conditioning)
+
+    def step(state, i):
+        frame = correct(predict_next(net, state, conditioning, target), state, i)
+        return advance(state, frame), frame
+
+    _, frames = jax.lax.scan(step, normalization.normalize(window), jnp.arange(n_steps))
+    return normalization.denormalize(jnp.moveaxis(frames, 0, 1)).astype(window.dtype)
+
+
+def _gaussian_rollout(gaussian, net, normalization, window, truth, conditioning, inflow,
+                      cell_volume):
+    """The mean rollout of a variance head in physical units, and its NLL ``(batch, T)``."""
+    if conditioning is not None:
+        conditioning = normalization.normalize_parameters(conditioning)
+    budget = {"inflow": inflow, "cell_volume": jnp.broadcast_to(cell_volume, inflow.shape[:1])}
+    predict = gaussian(net, conditioning, budget)
+    frames = rollout_gaussian(predict, normalization.normalize(window), truth.shape[1])
+    std = jnp.asarray(normalization.std, truth.dtype)
+    mean = normalization.denormalize(frames.mean).astype(truth.dtype)
+    variance = frames.variance.astype(truth.dtype) * std**2
+    space = tuple(range(2, truth.ndim))
+    nll = 0.5 * jnp.mean(jnp.log(2 * jnp.pi * variance) + jnp.square(truth - mean) / variance,
+                         axis=space)
+    return mean, nll
 
 
 def _check_output(

@@ -109,6 +109,12 @@ def render_markdown(evaluation: RolloutEvaluation, title: str, notes: Sequence[s
             r = np.float64(m) / p
         lines.append(f"| {step} | {_number(e.lead_time[step - 1])} | {_number(m)} | "
                      f"{_number(p)} | {_number(r)} |")
+    if e.nll is not None:
+        lines += ["", "## Negative log-likelihood of the variance head", "",
+                  "Gaussian NLL of the truth per cell, physical units, mean over trajectories.",
+                  "", "| step | lead time | NLL |", "|---:|---:|---:|"]
+        lines += [f"| {step} | {_number(e.lead_time[step - 1])} | {_number(e.nll[step - 1])} |"
+                  for step in report_steps(e.n_steps)]
     lines += ["", "## Figures", ""]
     lines += [f"![{name[:-4].replace('_', ' ')}]({name})" for name in FIGURES]
     return "\n".join(lines) + "\n"

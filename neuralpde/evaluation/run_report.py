@@ -51,22 +51,38 @@ def evaluate_run(
         model, trained.normalization, files,
         history=config.data.history, n_steps=steps or None, target=config.target,
         parameters=config.data.parameters, batch_size=config.evaluation.batch_size,
-        correction=("hard" if config.physics.constraint == "mass_balance"
-                    else config.evaluation.correction),
+        correction=_correction(config),
+        physics=config.physics,
         # Every process evaluates on its own devices; the first writes the report.
         mesh=data_mesh(jax.local_devices()),
     )
     seconds = time.perf_counter() - began
+    head = config.physics.variance == "head"
     notes = [
         f"run `{run_dir}`, {which} checkpoint at step {trained.step} of {config.steps}; "
         f"model `{config.model.kind}`, objective `{config.objective.kind}`, loss `{config.loss}`",
         f"data `{data}` split `{split}`: {len(files)} file(s); evaluation took {seconds:.1f} s",
-        f"hard constraint of the model: `{config.physics.constraint}`; mass correction after "
-        f"every step: `{config.evaluation.correction}`"
-        + (" (`hard`, as trained)" if config.physics.constraint == "mass_balance" else ""),
+        f"constraint of the model: `{config.physics.constraint}`"
+        + (" by ProbConserv's update of its variance head" if head else "")
+        + f"; mass correction after every step: `{_correction(config)}`"
+        + (" (as trained)" if _correction(config) != config.evaluation.correction else ""),
     ]
+    if config.physics.local_constraint != "none":
+        notes.append(f"local constraint on every predicted frame: "
+                     f"`{config.physics.local_constraint}` over experts "
+                     f"{list(config.physics.experts)}")
     title = f"Rollout evaluation: {config.name}"
     out = Path(out) if out else run_dir / "evaluation"
     if jax.process_index() != 0:
         return out / "report.md", evaluation
     return write_report(evaluation, out, title=title, notes=notes), evaluation
+
+
+def _correction(config) -> str:
+    """The mass correction of the run's rollouts: ``hard`` for a run trained with the hard
+    mass balance, none for a variance head (its update imposes the law), else the config's."""
+    if config.physics.variance == "head" or config.physics.local_constraint != "none":
+        return "none"
+    if config.physics.constraint == "mass_balance":
+        return "hard"
+    return config.evaluation.correction

@@ -97,7 +97,7 @@ class TrainConfig:
     data: DataConfig
     model: ModelConfig
     objective: ObjectiveConfig = dataclasses.field(default_factory=OneStep)
-    loss: Literal["mse", "relative_l2", "h_minus_1"] = "mse"
+    loss: Literal["mse", "relative_l2", "h_minus_1", "gaussian_nll"] = "mse"
     target: Literal["state", "difference"] = "state"
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     physics: PhysicsConfig = dataclasses.field(default_factory=PhysicsConfig)
@@ -116,6 +116,12 @@ class TrainConfig:
                      "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train: {name} must be ≥ 1, got {getattr(self, name)}")
+        head = self.physics.variance == "head"
+        if head != (self.loss == "gaussian_nll"):
+            raise ConfigError(
+                f"train: loss {self.loss!r} with physics.variance {self.physics.variance!r}: a "
+                f"variance head is trained by loss: gaussian_nll, and only it can be"
+            )
         if self.checkpoint_every % self.log_every:
             raise ConfigError(
                 f"train: checkpoint_every ({self.checkpoint_every}) must be a multiple of "

@@ -43,6 +43,7 @@ from neuralpde.datagen.recipes import load_recipe
 from neuralpde.models.registry import build_model
 from neuralpde.training.checkpoint import Checkpoints
 from neuralpde.training.config import TrainConfig
+from neuralpde.training.local_constraint import local_correction
 from neuralpde.training.mass_balance import mass_balance_correction
 from neuralpde.training.online_source import online_stream
 from neuralpde.training.optimizer import learning_rate_schedule, make_optimizer
@@ -77,8 +78,10 @@ def check_model_fits(model, windows: TrajectoryWindows, config: TrainConfig) -> 
     if config.model.in_channels != h * c:
         problems.append(f"in_channels={config.model.in_channels} but history {h} × "
                         f"{c} channels {list(windows.channel_names)} = {h * c}")
-    if config.model.out_channels != c:
-        problems.append(f"out_channels={config.model.out_channels} but the data has {c} channels")
+    factor = config.physics.output_factor
+    if config.model.out_channels != factor * c:
+        problems.append(f"out_channels={config.model.out_channels} but the data has {c} channels"
+                        + (" (times 2 for the variance head)" if factor == 2 else ""))
     if getattr(config.model, "n_conditioning", p) != p:
         problems.append(f"n_conditioning={config.model.n_conditioning} but {p} parameters "
                         f"{list(windows.parameters)} are requested")
@@ -94,6 +97,12 @@ def check_model_fits(model, windows: TrajectoryWindows, config: TrainConfig) -> 
             f"the dataset {config.data.path} (grid {windows.spatial_shape}) does not fit the "
             f"model {config.model.kind}: " + "; ".join(problems)
         )
+
+
+def _recipe_of(data, windows: TrajectoryWindows):
+    """The recipe of the training data: the online one, or the one the files record."""
+    return load_recipe(data.recipe) if data.source == "online" else recorded_recipe(
+        windows.files[0])
 
 
 def _provenance() -> dict:
@@ -176,8 +185,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
 
     penalty = None
     if config.physics.residual_weight > 0:
-        recipe = (load_recipe(data.recipe) if data.source == "online"
-                  else recorded_recipe(windows.files[0]))
+        recipe = _recipe_of(data, windows)
         penalty = residual_penalty_for(recipe, config.physics.residual_weight,
                                        tuple(data.parameters), data.history, normalization)
     def constrain(net):
@@ -189,11 +197,17 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         if len(windows.channel_names) != 1:
             raise ConfigError(f"physics.constraint: mass_balance constrains one channel; the "
                               f"data has {list(windows.channel_names)}")
-        correction = mass_balance_correction
+        correction = mass_balance_correction if config.physics.variance == "none" else None
+    if config.physics.local_constraint != "none":
+        correction = local_correction(config.physics, _recipe_of(data, windows),
+                                      tuple(data.parameters), data.history,
+                                      windows.spatial_shape)
+    gaussian = config.physics.gaussian
+    gaussian(normalization, config.target)  # an unknown channel fails here, before any step
     train_step = TrainStep(graphdef, rest, tx, config.objective, config.loss, config.target,
-                           config.seed, replicated, penalty, constrain, correction)
+                           config.seed, replicated, penalty, constrain, correction, gaussian)
     validation_loss = make_validation_loss(graphdef, rest, config.target, replicated, constrain,
-                                           correction)
+                                           correction, gaussian)
     schedule = learning_rate_schedule(config.optimizer, config.steps)
     log = RunLog(run_dir, config.steps, start, progress=progress,
                  enabled=jax.process_index() == 0)

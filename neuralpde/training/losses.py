@@ -7,6 +7,8 @@
                   number of points, so that a constant error scores as the MSE does. The
                   negative Sobolev norm weighs large scales over small ones (Cao et al. 2024,
                   "Spectral-Refiner"), for periodic data.
+    gaussian_nll: mean of ½ (log 2π v + (û − u)²/v) for a variance head, whose prediction is a
+                  :class:`~neuralpde.training.gaussian_head.GaussianFrame` (``physics.variance``)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 
 from neuralpde._typing import Array, Float
+from neuralpde.training.gaussian_head import gaussian_nll
 
 Field = Float[Array, "batch *space channel"]
 Loss = Callable[[Field, Field], Float[Array, ""]]
@@ -65,5 +68,6 @@ def h_minus_1(pred: Field, true: Field) -> Float[Array, ""]:
     return jnp.mean(per_channel)
 
 
-LOSSES: dict[str, Loss] = {"mse": mse, "relative_l2": relative_l2, "h_minus_1": h_minus_1}
+LOSSES: dict[str, Loss] = {"mse": mse, "relative_l2": relative_l2, "h_minus_1": h_minus_1,
+                           "gaussian_nll": gaussian_nll}
 """``name -> loss``; the config's ``loss`` field picks one."""

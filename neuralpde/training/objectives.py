@@ -109,12 +109,16 @@ def objective_loss(
     target: Target,
     key: jax.Array,
     correct=None,
+    gaussian=None,
 ):
     """The objective's scalar loss for one normalised batch (see the module docstring).
 
     ``length`` is the rollout length ``k`` (static); ``key`` drives noise and ``r``.
     ``correct(frame, window, i)``, if given, replaces every predicted normalised frame by a
     corrected one (a hard constraint), ``i`` the index of the predicted future frame.
+    ``gaussian(window, i)``, if given, predicts frame ``i`` as a
+    :class:`~neuralpde.training.gaussian_head.GaussianFrame` in place of ``model`` (a variance
+    head): its mean continues the rollout and ``loss(gaussian_frame, truth)`` scores it.
     """
     if future.shape[1] < length:
         raise ValueError(f"rollout length {length} needs {length} future frames: {future.shape}")
@@ -124,14 +128,19 @@ def objective_loss(
         window = window + objective.noise_std * noise
 
     def step(w, i):
+        if gaussian is not None:
+            return gaussian(w, i)
         frame = predict_next(model, w, conditioning, target)
         return frame if correct is None else correct(frame, w, i)
+
+    def mean(prediction):
+        return prediction if gaussian is None else prediction.mean
 
     if isinstance(objective, OneStep):
         return loss(step(window, 0), future[:, 0])
     if isinstance(objective, Pushforward):
         r = jax.random.randint(unroll_key, (), 0, length)
-        unrolled = jax.lax.fori_loop(0, r, lambda i, w: advance(w, step(w, i)), window)
+        unrolled = jax.lax.fori_loop(0, r, lambda i, w: advance(w, mean(step(w, i))), window)
         unrolled = jax.lax.stop_gradient(unrolled)
         return loss(step(unrolled, r), jnp.take(future, r, axis=1))
     if isinstance(objective, Unrolled):
@@ -139,7 +148,7 @@ def objective_loss(
         def body(w, inputs):
             i, truth = inputs
             pred = step(w, i)
-            w = advance(w, pred)
+            w = advance(w, mean(pred))
             if objective.truncate:
                 w = jnp.where((i + 1) % objective.truncate == 0, jax.lax.stop_gradient(w), w)
             return w, loss(pred, truth)

@@ -64,6 +64,12 @@ class TrainStep:
             one-step prediction from the normalised window
             (:func:`~neuralpde.training.physics_penalty.residual_penalty_for`), added to the
             loss and reported as the metric ``penalty``.
+        constrain: wraps the model in its output constraint (``PhysicsConfig.constrained``).
+        correction: ``correction(batch, normalization) -> correct(frame, window, i)``, a hard
+            constraint on every predicted frame (:mod:`neuralpde.training.mass_balance`).
+        gaussian: ``gaussian(normalization, target) -> make(model, conditioning, batch)`` for a
+            variance head (``PhysicsConfig.gaussian``); ``loss`` must then be
+            ``gaussian_nll``.
     """
 
     graphdef: Any
@@ -77,6 +83,7 @@ class TrainStep:
     penalty: Callable | None = None
     constrain: Callable = lambda model: model
     correction: Callable | None = None
+    gaussian: Callable | None = None
     compiled: dict[int, Callable] = dataclasses.field(default_factory=dict)
 
     def __call__(self, params, opt_state, health, batch: Batch, normalization, step, length):
@@ -97,13 +104,17 @@ class TrainStep:
                 model = self.constrain(nnx.merge(self.graphdef, p, self.rest))
                 correct = (None if self.correction is None
                            else self.correction(batch, normalization))
+                predict = _gaussian(self.gaussian, model, conditioning, batch, normalization,
+                                    self.target)
                 loss = objective_loss(
                     model, window, future, conditioning, objective=self.objective,
                     length=length, loss=loss_fn, target=self.target, key=key, correct=correct,
+                    gaussian=predict,
                 )
                 if self.penalty is None:
                     return loss, jnp.zeros((), loss.dtype)
-                prediction = predict_next(model, window, conditioning, self.target)
+                prediction = (predict_next(model, window, conditioning, self.target)
+                              if predict is None else predict(window, 0).mean)
                 penalty = self.penalty(window, prediction, batch)
                 return loss + penalty, penalty
 
@@ -131,20 +142,29 @@ class TrainStep:
         return train_step
 
 
+def _gaussian(gaussian, model, conditioning, batch, normalization, target):
+    make = None if gaussian is None else gaussian(normalization, target)
+    return None if make is None else make(model, conditioning, batch)
+
+
 def make_validation_loss(graphdef, rest, target: str, replicated=None,
                          constrain: Callable = lambda model: model,
-                         correction: Callable | None = None) -> Callable:
+                         correction: Callable | None = None,
+                         gaussian: Callable | None = None) -> Callable:
     """Jitted one-step MSE in normalised units (teacher forcing, no noise): the validation and
-    best-checkpoint criterion, the same for every objective so that runs compare."""
+    best-checkpoint criterion, the same for every objective so that runs compare (a variance
+    head is scored by the MSE of its mean)."""
 
     @functools.partial(jax.jit, out_shardings=replicated)
     def validation_loss(params, batch, normalization):
         window, future, conditioning = _normalized(batch, normalization)
         model = constrain(nnx.merge(graphdef, params, rest))
         correct = None if correction is None else correction(batch, normalization)
+        predict = _gaussian(gaussian, model, conditioning, batch, normalization, target)
         return objective_loss(
-            model, window, future, conditioning, objective=OneStep(), length=1, loss=mse,
-            target=target, key=jax.random.key(0), correct=correct,
+            model, window, future, conditioning, objective=OneStep(), length=1,
+            loss=mse if predict is None else lambda frame, truth: mse(frame.mean, truth),
+            target=target, key=jax.random.key(0), correct=correct, gaussian=predict,
         )
 
     return validation_loss
