@@ -49,8 +49,9 @@ def test_conservation_experiment_runs_on_a_small_setting(tmp_path):
                     "--members", "2"], check=True, capture_output=True)
     results = json.loads((out / "results.json").read_text())["stefan"]["variants"]
     assert set(results) == {"unconstrained", "soft", "hard", "probabilistic", "ensemble",
-                            "solver (data)"}
+                            "head + update", "head, no update", "solver (data)"}
     assert "log_likelihood" in results["probabilistic"] and "front_error" in results["hard"]
+    assert "log_likelihood" in results["head + update"]
 
 
 @pytest.mark.parametrize("path", [

@@ -14,7 +14,11 @@ and rolls them out autoregressively over every test trajectory (``lax.scan``) wi
 - ``hard``: the unconstrained FNO, orthogonally projected onto the mass budget after each step;
 - ``probabilistic``: the ensemble's mean and variance, ProbConserv's update with ``σ² = 0``
   (Hansen et al., ICML 2023);
-- ``ensemble``: the same ensemble without the update, the probabilistic row's reference.
+- ``ensemble``: the same ensemble without the update, the probabilistic row's reference;
+- ``head + update``: one FNO with a variance head trained with ProbConserv's update in the loop
+  (``physics.variance: head``, ``constraint: mass_balance``, ``loss: gaussian_nll``), rolled out
+  with the update at every step;
+- ``head, no update``: the same model rolled out without the update, its reference.
 
 It reports the conservation error ``CE = mean |M_pred − M_true|`` over trajectories and
 predicted frames (the mass ``Σ u |cell|``, ``M_true`` from the file's budget, which closes to
@@ -29,6 +33,7 @@ Results go to ``OUT/results.json`` and a Markdown table on stdout.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -40,6 +45,7 @@ import numpy as np
 
 from neuralpde.config import apply_overrides
 from neuralpde.constraints import constrained_rollout, read_mass_budget
+from neuralpde.constraints.constrained_rollout import ConstrainedRollout
 from neuralpde.data import Normalization, TrajectoryWindows, split_files
 from neuralpde.datagen import generate, load_recipe, split_file
 from neuralpde.io import TrajectoryFile
@@ -55,6 +61,7 @@ from neuralpde.training import (
     residual_penalty_for,
     train,
 )
+from neuralpde.training.gaussian_head import gaussian_predictor, law_target, rollout_gaussian
 
 PROBLEMS = {"heat": "gpme-heat", "pme": "gpme-pme", "stefan": "gpme-stefan"}
 # 21 stored frames (20 intervals of T) instead of the recipes' 101: a one-step FNO trained for a
@@ -66,15 +73,17 @@ VARIANCE_FLOOR = 1e-8  # the log-likelihood of a variance that the hard update s
 
 
 def training_config(dataset: Path, parameter: str, seed: int, steps: int,
-                    weight: float = 0.0) -> TrainConfig:
+                    weight: float = 0.0, head: bool = False) -> TrainConfig:
+    physics = (PhysicsConfig(constraint="mass_balance", variance="head") if head
+               else PhysicsConfig(residual_weight=weight))
     return TrainConfig(
-        name=f"fno-{seed}" + ("-soft" if weight else ""),
+        name=f"fno-{seed}" + ("-soft" if weight else "") + ("-head" if head else ""),
         data=DataConfig(path=str(dataset), history=HISTORY, parameters=(parameter,)),
-        model=FNOConfig(in_channels=HISTORY, out_channels=1, modes=(16,), width=32, depth=4,
-                        n_conditioning=1),
-        objective=OneStep(), loss="mse", target="difference",
+        model=FNOConfig(in_channels=HISTORY, out_channels=2 if head else 1, modes=(16,),
+                        width=32, depth=4, n_conditioning=1),
+        objective=OneStep(), loss="gaussian_nll" if head else "mse", target="difference",
         optimizer=OptimizerConfig(learning_rate=3e-3, warmup_steps=50),
-        physics=PhysicsConfig(residual_weight=weight),
+        physics=physics,
         steps=steps, batch_size=32, seed=seed, log_every=min(50, steps), eval_every=steps,
         checkpoint_every=steps,
     )
@@ -99,6 +108,19 @@ def train_once(config: TrainConfig, run_dir: Path) -> tuple[object, float]:
         result = train(config, run_dir, progress=False)
         record.write_text(json.dumps({"seconds": result.seconds}))
     return load_trained_model(run_dir), json.loads(record.read_text())["seconds"]
+
+
+def head_rollout(model, normalization, window, budget, conditioning, law: str, n_steps: int):
+    """A variance head's rollout in physical units, ``(mean, variance)``, conditioned on the
+    mass budget at every step (``law = "mass_balance"``) or not (``"none"``)."""
+    inflow = jnp.asarray(budget.inflow[:, HISTORY:HISTORY + n_steps], jnp.float32)
+    batch = {"inflow": inflow, "cell_volume": jnp.full(inflow.shape[:1], budget.cell_volume)}
+    beta = law_target(law, normalization, 0, batch)
+    predict = gaussian_predictor(model, normalization.normalize_parameters(conditioning),
+                                 "difference", beta, 0, 0.0)
+    frames = rollout_gaussian(predict, normalization.normalize(window), n_steps)
+    std = jnp.asarray(normalization.std)
+    return normalization.denormalize(frames.mean), frames.variance * std**2
 
 
 def gaussian_log_likelihood(mean, variance, truth) -> float:
@@ -133,6 +155,8 @@ def run_problem(name: str, out: Path, steps: int, members: int, counts: tuple[in
         seconds.append(s)
     soft, soft_seconds = train_once(training_config(dataset, parameter, 0, steps, weight),
                                     out / name / "soft")
+    head, head_seconds = train_once(training_config(dataset, parameter, 0, steps, head=True),
+                                    out / name / "head")
 
     test_file = split_file(out / "data", recipe, "test")
     budget = read_mass_budget(test_file)
@@ -153,16 +177,27 @@ def run_problem(name: str, out: Path, steps: int, members: int, counts: tuple[in
         "hard": (ensemble[0].model, "hard", 0.0, seconds[0]),
         "probabilistic": (members_models, "probabilistic", 0.0, sum(seconds)),
         "ensemble": (members_models, "probabilistic", 1e12, sum(seconds)),
+        "head + update": (head, "mass_balance", 0.0, head_seconds),
+        "head, no update": (head, "none", 0.0, head_seconds),
     }
     future = truth[:, HISTORY:]
     mass_true = budget.mass[:, HISTORY:]
     rows = {}
     for variant, (models, correction, sigma2, train_seconds) in variants.items():
 
-        def roll(models=models, correction=correction, sigma2=sigma2):
-            result = constrained_rollout(models, correction=correction, sigma2=sigma2, **common)
-            jax.block_until_ready(result.mean)
-            return result
+        # One compiled rollout per variant, the models closed over: timed without compiling.
+        if variant.startswith("head"):
+            rollout = jax.jit(functools.partial(
+                head_rollout, models.model, models.normalization, budget=budget,
+                conditioning=conditioning, law=correction, n_steps=future.shape[1]))
+        else:
+            rollout = jax.jit(lambda window, models=models, correction=correction,
+                              sigma2=sigma2: tuple(constrained_rollout(
+                                  models, correction=correction, sigma2=sigma2,
+                                  **(common | {"window": window}))))
+
+        def roll(rollout=rollout):
+            return ConstrainedRollout(*jax.block_until_ready(rollout(window)))
 
         roll()  # compile
         timings = []

@@ -83,8 +83,10 @@ class LocalHardConstraint(eqx.Module):
             of the prediction's dtype.
         max_steps: Newton iterations per expert solve at most.
         mesh: a device mesh to split the expert axis (and the Jacobian products) over, or None.
-            Experimental: on XLA:CPU with 4 host devices a sharded solve deadlocked once in
-            three test-suite runs (jax 0.10.2); results, when it finishes, match one device.
+            Experimental, and broken on XLA:CPU host devices: there the 4-device solve of the
+            tests hangs (jax 0.10.2; it once finished, matching one device to 1e-11). Untested
+            on GPUs and TPUs. The unsharded experts (``mesh=None``) run under ``vmap`` on any
+            device, and inside a ``shard_map`` over the batch, as rollouts use them.
         axis_name: the mesh axis used.
     """
 
