@@ -17,6 +17,7 @@ from jax import lax
 from jax.sharding import Mesh
 
 from neuralpde._typing import Array, Float
+from neuralpde.constraints import _tiles
 from neuralpde.constraints._gauss_newton import BlockSolver, NewtonStats, block_newton
 
 Field = Float[Array, "*space"]
@@ -122,29 +123,15 @@ class LocalHardConstraint(eqx.Module):
 
     def tiles(self, u: Float[Array, "*space"]) -> Float[Array, "expert n"]:
         """``u`` as one row per tile, ``(K, n_k)``, tiles and their cells in row-major order."""
-        sizes = [n // k for n, k in zip(u.shape, self.experts, strict=True)]
-        split = u.reshape([d for pair in zip(self.experts, sizes, strict=True) for d in pair])
-        order = [*range(0, 2 * u.ndim, 2), *range(1, 2 * u.ndim, 2)]
-        return split.transpose(order).reshape(math.prod(self.experts), math.prod(sizes))
+        return _tiles.tiles(u, self.experts)
 
     def untile(self, x: Float[Array, "expert n"], shape: tuple[int, ...]) -> Float[Array, "*space"]:
         """The inverse of :meth:`tiles` for a grid of ``shape``."""
-        sizes = [n // k for n, k in zip(shape, self.experts, strict=True)]
-        split = x.reshape(*self.experts, *sizes)
-        order = [i for d in range(len(shape)) for i in (d, len(shape) + d)]
-        return split.transpose(order).reshape(shape)
+        return _tiles.untile(x, self.experts, shape)
 
     def check(self, residual: Residual, prediction: Field) -> None:
         """Raise ``ValueError``, naming the shapes, unless the tiling fits ``prediction``."""
-        shape = tuple(prediction.shape)
-        if len(shape) != len(self.experts) or any(
-                n % k for n, k in zip(shape, self.experts, strict=True)):
-            raise ValueError(f"experts {self.experts} must divide the prediction's shape {shape} "
-                             f"axis by axis (one expert count per axis, unbatched: vmap outside)")
-        out = jax.eval_shape(residual, prediction)
-        if out.shape != shape:
-            raise ValueError(f"the residual maps a field of shape {shape} to shape {out.shape}; "
-                             f"it must return one value per cell")
+        _tiles.check_tiling(self.experts, residual, prediction)
         if self.mesh is not None:
             devices = self.mesh.shape[self.axis_name]
             sizes = [group.size for group in self.groups]

@@ -15,6 +15,7 @@ import numpy as np
 from jax import lax
 
 from neuralpde._typing import Array, Bool, Float, Int
+from neuralpde.constraints import _tiles
 from neuralpde.constraints._gauss_newton import varying_like
 
 Field = Float[Array, "*space"]
@@ -92,36 +93,20 @@ class SubdomainBalance(eqx.Module):
 
     def tiles(self, u: Float[Array, "*space"]) -> Float[Array, "expert n"]:
         """``u`` as one row per tile, ``(K, n_k)``, tiles and their cells in row-major order."""
-        sizes = [n // k for n, k in zip(u.shape, self.experts, strict=True)]
-        split = u.reshape([d for pair in zip(self.experts, sizes, strict=True) for d in pair])
-        order = [*range(0, 2 * u.ndim, 2), *range(1, 2 * u.ndim, 2)]
-        return split.transpose(order).reshape(math.prod(self.experts), math.prod(sizes))
+        return _tiles.tiles(u, self.experts)
 
     def untile(self, x: Float[Array, "expert n"], shape: tuple[int, ...]) -> Float[Array, "*space"]:
         """The inverse of :meth:`tiles` for a grid of ``shape``."""
-        sizes = [n // k for n, k in zip(shape, self.experts, strict=True)]
-        split = x.reshape(*self.experts, *sizes)
-        order = [i for d in range(len(shape)) for i in (d, len(shape) + d)]
-        return split.transpose(order).reshape(shape)
+        return _tiles.untile(x, self.experts, shape)
 
     def check(self, residual: Residual, prediction: Field) -> None:
         """Raise ``ValueError``, naming the shapes, unless the tiling fits ``prediction``."""
+        _tiles.check_tiling(self.experts, residual, prediction)
         shape = tuple(prediction.shape)
-        if len(shape) != len(self.experts):
-            raise ValueError(f"experts {self.experts} count tiles on {len(self.experts)} axes, "
-                             f"but the prediction's shape {shape} has {len(shape)} (unbatched: "
-                             f"vmap outside)")
-        if any(n % k for n, k in zip(shape, self.experts, strict=True)):
-            raise ValueError(f"experts {self.experts} must divide the prediction's shape {shape} "
-                             f"axis by axis")
         sizes = tuple(n // k for n, k in zip(shape, self.experts, strict=True))
         if self.degree == 1 and min(sizes) < 2:
             raise ValueError(f"degree 1 needs tiles of at least 2 cells per axis; experts "
                              f"{self.experts} cut shape {shape} into tiles of shape {sizes}")
-        out = jax.eval_shape(residual, prediction)
-        if out.shape != shape:
-            raise ValueError(f"the residual maps a field of shape {shape} to shape {out.shape}; "
-                             f"it must return one value per cell")
 
     def __call__(self, residual: Residual, prediction: Field) -> Field:
         """The corrected frame ``u* (*space)``; see :meth:`solve`."""
