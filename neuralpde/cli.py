@@ -7,16 +7,36 @@ import os
 import sys
 
 
-def use_every_core() -> None:
+def use_every_core(batch_size: int | None = None) -> None:
     """One XLA host device per core, so that sharded work runs on all cores.
 
     A single XLA CPU device runs FFT-bound steps on about one core; trajectories sharded over
-    one device per core scale with the core count. Must run before JAX initialises.
+    one device per core scale with the core count. With ``batch_size``, the device count is the
+    largest divisor of it not above the core count, so that the batch splits evenly. Must run
+    before JAX initialises.
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if isinstance(batch_size, int) and batch_size > 0:
+            cores = max(d for d in range(1, cores + 1) if batch_size % d == 0)
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={cores}".strip()
+
+
+# XLA:CPU runs the convolutions of a training step faster with its Eigen kernels than with
+# YNNPACK's, its default in the pinned jaxlib (U-Net train step at 64² × 16: 779 against
+# 1231 ms; benchmarks/README.md). The flag only concerns the CPU backend.
+EIGEN_CONVOLUTIONS = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
+# Models whose training step runs faster split over one host device per core (1.5–1.7×,
+# benchmarks/conv_train_step.py): a single XLA:CPU device keeps one core busy in convolutions.
+CONVOLUTIONAL_MODELS = ("unet", "sinenet")
+
+
+def use_eigen_convolutions() -> None:
+    """Select XLA:CPU's Eigen convolutions unless ``XLA_FLAGS`` chooses; before JAX starts."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_experimental_ynn_fusion_type" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {EIGEN_CONVOLUTIONS}".strip()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,11 +87,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # Training runs no faster split over host devices (one CPU device already uses every core
-    # for its matmuls: benchmarks/README.md); FFT-bound generation and rollouts do, and so does
-    # online training, whose generator runs in the training program.
-    if args.command in ("generate", "quickstart", "evaluate") or _trains_online(args):
+    # Training an FNO or a transformer runs no faster split over host devices (one CPU device
+    # already uses every core for its matmuls: benchmarks/README.md); FFT-bound generation and
+    # rollouts do, and so do convolutional models and online training, whose generator runs in
+    # the training program.
+    use_eigen_convolutions()
+    if args.command in ("generate", "quickstart", "evaluate"):
         use_every_core()
+    elif args.command == "train":
+        every_core, batch_size = _trains_on_every_core(args)
+        if every_core:
+            use_every_core(batch_size)
     from neuralpde.config import ConfigError
     from neuralpde.data import DataError
     from neuralpde.datagen import GenerationError
@@ -86,21 +112,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _trains_online(args) -> bool:
-    """Whether a ``train`` command's config (or ``--set``) says ``data.source: online``."""
-    if args.command != "train":
-        return False
-    if any(o.replace(" ", "") == "data.source=online" for o in args.overrides):
-        return True
+def _trains_on_every_core(args) -> tuple[bool, int | None]:
+    """Whether a ``train`` command (its config, ``--set`` or the resumed run's config) trains
+    online (``data.source: online``) or a convolutional model, and its batch size if given."""
+    overrides = dict(o.replace(" ", "").split("=", 1) for o in args.overrides if "=" in o)
     path = args.config or (os.path.join(args.resume, "config.yaml") if args.resume else None)
     import yaml
 
     try:
         with open(path) as handle:
             config = yaml.safe_load(handle)
-        return config["data"]["source"] == "online"
-    except (OSError, TypeError, KeyError, ValueError, yaml.YAMLError):
-        return False  # no online source found here; the run itself reports a bad config
+    except (OSError, TypeError, ValueError, yaml.YAMLError):
+        config = None  # the run itself reports a bad config
+    config = config if isinstance(config, dict) else {}
+    source = overrides.get("data.source", (config.get("data") or {}).get("source"))
+    kind = overrides.get("model.kind", (config.get("model") or {}).get("kind"))
+    batch_size = overrides.get("batch_size", config.get("batch_size"))
+    try:
+        batch_size = int(batch_size)
+    except (TypeError, ValueError):
+        batch_size = None
+    return source == "online" or kind in CONVOLUTIONAL_MODELS, batch_size
 
 
 def _run(args) -> int:

@@ -85,3 +85,39 @@ def test_every_shipped_recipe_loads():
     assert {"ns2d-tiny", "ns2d-fno-nu1e-3", "gpme-pme", "gpme-barenblatt-2d-tiny"} <= set(names)
     for name in names:
         assert load_recipe(name).name == name
+
+
+def test_train_picks_devices_and_eigen_convolutions_before_jax_starts(tmp_path, monkeypatch):
+    """Convolutional and online training split the batch over one host device per core (the
+    largest divisor of the batch size not above the core count); an FNO trains on one device.
+    Every command selects XLA:CPU's Eigen convolutions unless ``XLA_FLAGS`` already chooses."""
+    from argparse import Namespace
+
+    from neuralpde import cli
+
+    config = tmp_path / "unet.yaml"
+    config.write_text(yaml.safe_dump({"model": {"kind": "unet"}, "batch_size": 6}))
+    train = Namespace(command="train", config=str(config), resume=None, overrides=[])
+    assert cli._trains_on_every_core(train) == (True, 6)
+    fno = Namespace(**{**vars(train), "overrides": ["model.kind=fno"]})
+    assert cli._trains_on_every_core(fno) == (False, 6)
+    online = Namespace(**{**vars(fno), "overrides": ["model.kind=fno", "data.source = online"]})
+    assert cli._trains_on_every_core(online)[0]
+    missing = Namespace(**{**vars(train), "config": str(tmp_path / "missing.yaml")})
+    assert cli._trains_on_every_core(missing) == (False, None)
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(4)), raising=False)
+    for batch, devices in ((6, 3), (16, 4), (7, 1), (None, 4)):
+        monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/dev/null")
+        cli.use_every_core(batch)
+        assert os.environ["XLA_FLAGS"].endswith(f"device_count={devices}")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    cli.use_every_core(16)
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+
+    monkeypatch.setenv("XLA_FLAGS", "")
+    cli.use_eigen_convolutions()
+    assert os.environ["XLA_FLAGS"] == cli.EIGEN_CONVOLUTIONS
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=individual_dot")
+    cli.use_eigen_convolutions()
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_experimental_ynn_fusion_type=individual_dot"

@@ -21,6 +21,7 @@ from neuralpde.models._conv_layers import (
     film_from_embedding,
     gelu,
     group_norm,
+    upsample,
 )
 from neuralpde.models.film import modulate
 
@@ -235,8 +236,7 @@ class UNet(nnx.Module):
             up.append(nnx.List([*blocks, block(c + narrow, narrow)]))
             c = narrow
             if level > 0:
-                pad = "CIRCULAR" if padding == "circular" else "VALID"
-                self.upsample.append(nnx.ConvTranspose(c, c, (4,) * d, 2, padding=pad, **kw))
+                self.upsample.append(upsample(c, d, padding, **kw))
         self.up = nnx.List(up)
         self.crop_upsampled = padding == "zeros"
         self.norm = group_norm(c, g, **kw)

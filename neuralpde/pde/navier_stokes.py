@@ -9,7 +9,12 @@ Sign convention: ``ω = ∂_x v − ∂_y u`` (counter-clockwise rotation is pos
 
 Split for the integrators: the stiff linear part is diagonal in Fourier space,
 ``L(k) = −ν|k|² − α``, and the nonlinear part is ``N(ω̂) = −P·FFT(u·∇ω) + f̂`` with ``P`` the
-2/3-rule dealiasing mask. One evaluation of ``N`` costs five real FFTs of size ``n²``.
+2/3-rule dealiasing mask. The advection is evaluated in Basdevant's form (J. Comput. Phys. 50,
+1983), ``u·∇ω = (∂_xx − ∂_yy)(uv) + ∂_x∂_y(v² − u²)`` (the curl of ``∇·(u⊗u)``, equal to
+``u·∇ω`` for ``∇·u = 0``): two inverse FFTs (``u``, ``v``) and two forward ones (``uv``,
+``v² − u²``), four real FFTs of size ``n²`` per evaluation of ``N`` instead of the five of the
+advective form ``u ∂_xω + v ∂_yω``. Both forms are quadratic, so with the 2/3 rule they give the
+same dealiased ``N`` on band-limited states.
 """
 
 from __future__ import annotations
@@ -70,12 +75,12 @@ class NavierStokes2D(eqx.Module):
         return 1j * self.ky * psi_hat, -1j * self.kx * psi_hat
 
     def nonlinear(self, w_hat: Spectrum2D) -> Spectrum2D:
-        """``N(ω̂) = −P·FFT(u ∂_x ω + v ∂_y ω) + f̂``, pseudo-spectral with 2/3 dealiasing."""
-        u_hat, v_hat = self.velocity(w_hat)
-        # Four separate inverse FFTs: measured faster than one stacked call at batch 32.
-        u, v, wx, wy = (self.grid.to_physical(s) for s in
-                        (u_hat, v_hat, 1j * self.kx * w_hat, 1j * self.ky * w_hat))
-        advection_hat = jnp.fft.rfft2(u * wx + v * wy)
+        """``N(ω̂) = −P·FFT(u·∇ω) + f̂``, pseudo-spectral with 2/3 dealiasing, the advection in
+        Basdevant's four-FFT form ``(∂_xx − ∂_yy)(uv) + ∂_x∂_y(v² − u²)``."""
+        # Separate FFT calls: measured faster than stacked ones at batch 32.
+        u, v = (self.grid.to_physical(s) for s in self.velocity(w_hat))
+        uv_hat, strain_hat = jnp.fft.rfft2(u * v), jnp.fft.rfft2((v - u) * (v + u))
+        advection_hat = (self.ky**2 - self.kx**2) * uv_hat - (self.kx * self.ky) * strain_hat
         return self.forcing_hat - self.dealias * advection_hat
 
     def max_speed(self, w_hat: Spectrum2D) -> Float[Array, ""]:

@@ -1,0 +1,386 @@
+"""Training-step samples per second of our U-Net and SineNet against PyTorch ports, on CPU.
+
+One training step is forward, MSE loss, backward, global-norm clipping and AdamW, on a batch of
+16 windows of 10 frames in and 1 out at 64², time folded into channels (10 in, 1 out), with
+circular padding throughout. The models (``MODELS``):
+
+* ``unet``: PDEArena's modern U-Net, ``UNet(10, 1, hidden_channels=16,
+  channel_multipliers=(1, 2, 2, 2), blocks_per_level=2)``, 2,912,705 parameters;
+* ``sinenet``: ``SineNet(10, 1, hidden_channels=16, waves=8, levels=4)`` (SineNet-8, narrower),
+  2,188,801 parameters.
+
+Ours is trained by the real :class:`neuralpde.training.TrainStep` (``OneStep``, ``mse`` on the
+state, ``make_optimizer``'s clip + AdamW), the batch sharded over a ``data`` mesh of
+``--devices`` XLA host devices, as ``neuralpde train`` does. The peer of each is its PyTorch
+port in ``_torch_convnets.py`` (same blocks, widths and parameter count; ``--check`` copies our
+weights into it and compares the outputs), trained by PyTorch eager with ``clip_grad_norm_`` and
+``torch.optim.AdamW``, with ``torch.set_num_threads`` from ``--threads``.
+
+``--variants`` adds workers of ours with other XLA flags or formulations (``VARIANTS``), one
+device each. Each configuration runs in its own worker process, so that its peak resident
+memory is its own, and the parent times them **interleaved**: in every round each worker runs
+``--steps`` steps in turn (the order rotates). Reported: the median over ``--repeats`` rounds
+after a warm-up, the first step (trace + compile + run) apart, and the ratio to the model's
+fastest PyTorch configuration of each round, with the load average of every round.
+
+    .venv/bin/python benchmarks/conv_train_step.py              # both models, ~5 min
+    .venv/bin/python benchmarks/conv_train_step.py --quick      # 1 device vs 2 threads, ~2 min
+    .venv/bin/python benchmarks/conv_train_step.py --models unet --devices 1 --threads 2 \\
+        --variants ynn-conv gelu-erfc --repeats 7
+    .venv/bin/python benchmarks/conv_train_step.py --check      # ports compute our function
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+BATCH, HISTORY, SIZE = 16, 10, 64
+
+MODELS = {
+    "unet": ("UNet", dict(hidden_channels=16, channel_multipliers=(1, 2, 2, 2),
+                          blocks_per_level=2)),
+    "sinenet": ("SineNet", dict(hidden_channels=16, waves=8, levels=4)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A change to our configuration: extra ``XLA_FLAGS``, the layers of before this benchmark
+    (``previous``), the activation dtype or the device count."""
+
+    about: str
+    flags: str = ""
+    previous: bool = False
+    dtype: str = "float32"
+    devices: int = 1
+
+
+EIGEN_CONV = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
+VARIANTS = {
+    "eigen-conv": Variant("XLA's Eigen convolutions instead of YNNPACK's", EIGEN_CONV),
+    "eigen-conv-2dev": Variant("the same on 2 host devices", EIGEN_CONV, devices=2),
+    "previous": Variant("the previous layers: nnx.Conv and nnx.ConvTranspose with circular "
+                        "padding, jax.nn.gelu", previous=True),
+    "previous-eigen-conv": Variant("the previous layers, Eigen convolutions", EIGEN_CONV,
+                                   previous=True),
+    "previous-2dev": Variant("the previous layers on 2 host devices", previous=True,
+                             devices=2),
+    "onednn": Variant("oneDNN for matmuls and convolutions", "--xla_cpu_use_onednn=true"),
+    "ynn-all": Variant("YNNPACK for every fusion kind", "--xla_cpu_experimental_ynn_fusion_type="
+                       "individual_convolution,individual_dot,dot,eltwise,reduce"),
+    "eigen-1-thread": Variant("Eigen convolutions, one thread", f"{EIGEN_CONV} "
+                              "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"),
+    "vector-512": Variant("Eigen convolutions, 512-bit vectors",
+                          f"{EIGEN_CONV} --xla_cpu_prefer_vector_width=512"),
+    "bf16": Variant("Eigen convolutions, bfloat16 activations (float32 parameters)", EIGEN_CONV,
+                    dtype="bfloat16"),
+}
+
+
+def use_previous_layers() -> None:
+    """Build our models with the layers they had before this benchmark (before building)."""
+    import jax
+    from flax import nnx
+
+    import neuralpde.models.sinenet as sinenet
+    import neuralpde.models.unet as unet
+
+    def conv(c_in, c_out, n_dims, kernel, padding, *, stride=1, **kw):
+        pad = "VALID" if kernel == 1 else "CIRCULAR"
+        return nnx.Conv(c_in, c_out, (kernel,) * n_dims, strides=stride, padding=pad, **kw)
+
+    def upsample(channels, n_dims, padding, **kw):
+        return nnx.ConvTranspose(channels, channels, (4,) * n_dims, 2, padding="CIRCULAR", **kw)
+
+    for module in (unet, sinenet):
+        module.conv = conv
+        module.gelu = lambda h: jax.nn.gelu(h, approximate=False)
+    unet.upsample = upsample
+
+
+def rss_mib() -> float:
+    """Current resident set size of this process in MiB (Linux ``/proc``)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sample_data(seed: int = 0):
+    """The batch both frameworks train on: ``(16, 10, 64, 64)`` in, ``(16, 1, 64, 64)`` out."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    window = rng.normal(size=(BATCH, HISTORY, SIZE, SIZE)).astype(np.float32)
+    future = rng.normal(size=(BATCH, 1, SIZE, SIZE)).astype(np.float32)
+    return window, future
+
+
+def build_ours(model: str, dtype: str = "float32"):
+    from flax import nnx
+
+    import neuralpde.models as models
+
+    kind, sizes = MODELS[model]
+    return getattr(models, kind)(HISTORY, 1, **sizes, dtype=dtype, rngs=nnx.Rngs(0))
+
+
+def build_peer(model: str):
+    import _torch_convnets
+
+    kind, sizes = MODELS[model]
+    return getattr(_torch_convnets, kind)(HISTORY, 1, *sizes.values())
+
+
+class Ours:
+    """Our model under the real ``TrainStep``, on a ``data`` mesh of ``devices`` host devices."""
+
+    def __init__(self, model: str, devices: int, variant: str):
+        spec = VARIANTS.get(variant, Variant("as is", devices=devices))
+        devices = spec.devices
+        flags = f"{os.environ.get('XLA_FLAGS', '')} {spec.flags}"
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
+        import jax
+        import jax.numpy as jnp
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
+
+        from neuralpde.data import Normalization, data_mesh
+        from neuralpde.training.objectives import OneStep
+        from neuralpde.training.optimizer import OptimizerConfig, make_optimizer
+        from neuralpde.training.step import TrainStep, initial_health
+
+        if spec.previous:
+            use_previous_layers()
+        from flax import nnx
+
+        self.name = f"ours, {devices} device{'s' * (devices > 1)}"
+        if variant != "default":
+            self.name = f"ours, {variant}"
+        self.jax, self.jnp = jax, jnp
+        graphdef, params, rest = nnx.split(build_ours(model, spec.dtype), nnx.Param, ...)
+        self.parameters = sum(p.size for p in jax.tree.leaves(params))
+        mesh = data_mesh()
+        replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+        tx = make_optimizer(OptimizerConfig(), total_steps=100_000)
+        self.state = jax.device_put([params, tx.init(params), initial_health(BATCH)], replicated)
+        window, future = sample_data()
+        self.batch = jax.device_put(
+            {"input": window[..., None], "target": future[..., None],
+             "trajectory": jnp.arange(BATCH)},
+            sharded,
+        )
+        self.normalization = jax.device_put(Normalization.identity(["u"]), replicated)
+        self.train_step = TrainStep(graphdef, rest, tx, OneStep(), "mse", "state", seed=0,
+                                    replicated=replicated)
+        self.step = 0
+
+    def run(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            *self.state, _metrics = self.train_step(
+                *self.state, self.batch, self.normalization, self.jnp.asarray(self.step), 1
+            )
+            self.step += 1
+        self.jax.block_until_ready(self.state)
+        return time.perf_counter() - start
+
+
+class Peer:
+    """The PyTorch port, eager, clip + AdamW."""
+
+    def __init__(self, model: str, threads: int):
+        import torch
+        from _torch_convnets import parameter_count
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        self.name = f"PyTorch, {threads} thread{'s' * (threads > 1)}"
+        self.torch = torch
+        self.model = build_peer(model)
+        self.parameters = parameter_count(self.model)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4
+        )
+        window, future = sample_data()
+        self.window, self.future = torch.from_numpy(window), torch.from_numpy(future)
+
+    def run(self, steps: int) -> float:
+        torch = self.torch
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(self.model(self.window), self.future)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+        return time.perf_counter() - start
+
+
+def check(model: str) -> None:
+    """Copy our initial weights into the port and compare one forward pass of both."""
+    import jax
+    import numpy as np
+    import torch
+    from _torch_convnets import load_from, parameter_count
+    from flax import nnx
+
+    ours, peer = build_ours(model), build_peer(model)
+    load_from(peer, ours)
+    window, _ = sample_data()
+    theirs = peer(torch.from_numpy(window)).detach().numpy()
+    mine = np.moveaxis(np.asarray(jax.jit(lambda u: ours(u))(np.moveaxis(window, 1, -1))), -1, 1)
+    count = sum(p.size for p in jax.tree.leaves(nnx.state(ours, nnx.Param)))
+    error = np.abs(mine - theirs).max() / np.abs(theirs).max()
+    print(f"{model}: parameters ours {count:,}, PyTorch {parameter_count(peer):,}; "
+          f"max |ours − PyTorch| / max |PyTorch| = {error:.1e} (same weights, one batch)")
+
+
+def worker(args) -> None:
+    """Build one configuration, then answer ``run N`` and ``quit`` on stdin with JSON lines."""
+    if args.worker == "ours":
+        runner = Ours(args.worker_model, args.worker_devices, args.worker_variant)
+    else:
+        runner = Peer(args.worker_model, args.threads[0])
+    built = rss_mib()  # the framework, the model, the optimiser state and the batch
+    first = runner.run(1)
+    runner.run(args.warmup)
+    print(json.dumps({"name": runner.name, "parameters": runner.parameters,
+                      "first_step_s": first, "rss_built_mib": built}), flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        if command[0] == "run":
+            print(json.dumps({"seconds": runner.run(int(command[1]))}), flush=True)
+        else:
+            print(json.dumps({"peak_rss_mib": peak_rss_mib()}), flush=True)
+            return
+
+
+class Worker:
+    def __init__(self, model: str, kind: str, argv: list[str]):
+        self.model, self.kind = model, kind
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.info = self.receive()
+
+    def receive(self) -> dict:
+        while line := self.process.stdout.readline():
+            if line.startswith("{"):  # anything else is a library's chatter
+                return json.loads(line)
+        raise RuntimeError(f"worker {self.process.args[2:]} exited with {self.process.wait()}")
+
+    def ask(self, command: str) -> dict:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.receive()
+
+
+def load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--devices", type=int, nargs="+", default=sorted({1, os.cpu_count()}),
+                        help="our XLA host device counts, one worker each")
+    parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, os.cpu_count()}),
+                        help="torch intra-op thread counts, one peer worker each")
+    parser.add_argument("--variants", nargs="*", default=[], choices=list(VARIANTS),
+                        help="extra workers of ours: " + ", ".join(VARIANTS))
+    parser.add_argument("--steps", type=int, default=2, help="steps per timing")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=2, help="steps after the first")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 device against 2 threads, 3 rounds")
+    parser.add_argument("--check", action="store_true",
+                        help="only compare parameter counts and outputs with the ports")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--worker", choices=["ours", "peer"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker-model", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-devices", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-variant", default="default", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    if args.check:
+        for model in args.models:
+            check(model)
+        return
+    if args.quick:
+        args.devices, args.threads, args.repeats = [1], [max(args.threads)], 3
+
+    print(f"batch {BATCH} × {HISTORY} frames in, 1 out, {SIZE}²; {os.cpu_count()} CPUs; "
+          f"load at start {load()}", flush=True)
+    workers = []
+    for model in args.models:
+        common = ["--worker-model", model, "--warmup", str(args.warmup)]
+        for devices in args.devices:
+            workers.append(Worker(model, "ours", [*common, "--worker", "ours",
+                                                  "--worker-devices", str(devices)]))
+        for variant in args.variants:
+            workers.append(Worker(model, "ours", [*common, "--worker", "ours",
+                                                  "--worker-variant", variant]))
+        for threads in args.threads:
+            workers.append(Worker(model, "peer", [*common, "--worker", "peer", "--threads",
+                                                  str(threads)]))
+    times, loads = [[] for _ in workers], []
+    for round_ in range(args.repeats):
+        for k in range(len(workers)):
+            index = (round_ + k) % len(workers)
+            times[index].append(workers[index].ask(f"run {args.steps}")["seconds"] / args.steps)
+        loads.append(os.getloadavg()[0])
+    end_load = load()
+    peaks = [w.ask("quit")["peak_rss_mib"] for w in workers]
+
+    rows = []
+    print("\n| model | configuration | parameters | samples/s | ms/step | ÷ best PyTorch | "
+          "first step s | RSS before first step MiB | peak RSS MiB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for w, t, peak in zip(workers, times, peaks, strict=True):
+        # Each round's fastest PyTorch configuration of the same model: 2 threads win on an
+        # idle machine, 1 thread when other processes hold the cores.
+        peers = [times[i] for i, p in enumerate(workers) if p.model == w.model and
+                 p.kind == "peer"]
+        best = [min(p[r] for p in peers) for r in range(args.repeats)]
+        ratio = statistics.median([b / o for o, b in zip(t, best, strict=True)])
+        seconds = statistics.median(t)
+        row = dict(model=w.model, name=w.info["name"], parameters=w.info["parameters"],
+                   samples_per_s=BATCH / seconds, ms_per_step=1e3 * seconds,
+                   ratio_to_best_peer=ratio, first_step_s=w.info["first_step_s"],
+                   rss_before_first_step_mib=w.info["rss_built_mib"], peak_rss_mib=peak,
+                   times_s=t)
+        rows.append(row)
+        print(f"| {w.model} | {row['name']} | {row['parameters']:,} | "
+              f"{row['samples_per_s']:.1f} | {row['ms_per_step']:.0f} | {ratio:.2f} | "
+              f"{row['first_step_s']:.1f} | {row['rss_before_first_step_mib']:.0f} | "
+              f"{peak:.0f} |")
+    print(f"\nmedian of {args.repeats} interleaved rounds of {args.steps} steps after "
+          f"{1 + args.warmup} warm-up steps; ÷ best PyTorch = median over rounds of (time of "
+          f"that round's fastest PyTorch configuration of the model / this time), > 1 is "
+          f"faster. Load average (which counts this benchmark's own running worker): "
+          f"{min(loads):.1f}–{max(loads):.1f} (1 min) during the rounds, {end_load} (1, 5, "
+          f"15 min) at the end, on {os.cpu_count()} CPUs.")
+    for name in args.variants:
+        print(f"  {name}: {VARIANTS[name].about} {VARIANTS[name].flags}".rstrip())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "load_1min_per_round": loads, "load_end": end_load,
+                       "args": vars(args)}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
