@@ -11,7 +11,8 @@ circular padding throughout. The models (``MODELS``):
 
 Ours is trained by the real :class:`neuralpde.training.TrainStep` (``OneStep``, ``mse`` on the
 state, ``make_optimizer``'s clip + AdamW), the batch sharded over a ``data`` mesh of
-``--devices`` XLA host devices, as ``neuralpde train`` does. The peer of each is its PyTorch
+``--devices`` XLA host devices, with XLA's Eigen convolutions, as ``neuralpde train`` does
+(one device per core and ``EIGEN_CONV`` for these models). The peer of each is its PyTorch
 port in ``_torch_convnets.py`` (same blocks, widths and parameter count; ``--check`` copies our
 weights into it and compares the outputs), trained by PyTorch eager with ``clip_grad_norm_`` and
 ``torch.optim.AdamW``, with ``torch.set_num_threads`` from ``--threads``.
@@ -24,9 +25,9 @@ after a warm-up, the first step (trace + compile + run) apart, and the ratio to 
 fastest PyTorch configuration of each round, with the load average of every round.
 
     .venv/bin/python benchmarks/conv_train_step.py              # both models, ~5 min
-    .venv/bin/python benchmarks/conv_train_step.py --quick      # 1 device vs 2 threads, ~2 min
+    .venv/bin/python benchmarks/conv_train_step.py --quick      # devices vs threads, 1 per core
     .venv/bin/python benchmarks/conv_train_step.py --models unet --devices 1 --threads 2 \\
-        --variants ynn-conv gelu-erfc --repeats 7
+        --variants ynn-conv previous --repeats 7
     .venv/bin/python benchmarks/conv_train_step.py --check      # ports compute our function
 """
 
@@ -51,37 +52,39 @@ MODELS = {
 }
 
 
+# What ``neuralpde train`` selects on CPU (``neuralpde.cli``): XLA's Eigen convolutions.
+EIGEN_CONV = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """A change to our configuration: extra ``XLA_FLAGS``, the layers of before this benchmark
-    (``previous``), the activation dtype or the device count."""
+    """A change to our configuration: ``XLA_FLAGS`` (default: ``neuralpde train``'s), the layers
+    of before this benchmark (``previous``), the activation dtype or the device count."""
 
     about: str
-    flags: str = ""
+    flags: str = EIGEN_CONV
     previous: bool = False
     dtype: str = "float32"
     devices: int = 1
 
 
-EIGEN_CONV = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 VARIANTS = {
-    "eigen-conv": Variant("XLA's Eigen convolutions instead of YNNPACK's", EIGEN_CONV),
-    "eigen-conv-2dev": Variant("the same on 2 host devices", EIGEN_CONV, devices=2),
+    "ynn-conv": Variant("YNNPACK's convolutions (XLA:CPU's default)", ""),
+    "ynn-conv-2dev": Variant("the same on 2 host devices", "", devices=2),
     "previous": Variant("the previous layers: nnx.Conv and nnx.ConvTranspose with circular "
                         "padding, jax.nn.gelu", previous=True),
-    "previous-eigen-conv": Variant("the previous layers, Eigen convolutions", EIGEN_CONV,
-                                   previous=True),
     "previous-2dev": Variant("the previous layers on 2 host devices", previous=True,
                              devices=2),
-    "onednn": Variant("oneDNN for matmuls and convolutions", "--xla_cpu_use_onednn=true"),
+    "previous-ynn-conv": Variant("the previous layers, YNNPACK's convolutions", "",
+                                 previous=True),
+    "onednn": Variant("oneDNN for matmuls and convolutions",
+                      f"{EIGEN_CONV} --xla_cpu_use_onednn=true"),
     "ynn-all": Variant("YNNPACK for every fusion kind", "--xla_cpu_experimental_ynn_fusion_type="
                        "individual_convolution,individual_dot,dot,eltwise,reduce"),
-    "eigen-1-thread": Variant("Eigen convolutions, one thread", f"{EIGEN_CONV} "
+    "eigen-1-thread": Variant("one thread", f"{EIGEN_CONV} "
                               "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"),
-    "vector-512": Variant("Eigen convolutions, 512-bit vectors",
-                          f"{EIGEN_CONV} --xla_cpu_prefer_vector_width=512"),
-    "bf16": Variant("Eigen convolutions, bfloat16 activations (float32 parameters)", EIGEN_CONV,
-                    dtype="bfloat16"),
+    "vector-512": Variant("512-bit vectors", f"{EIGEN_CONV} --xla_cpu_prefer_vector_width=512"),
+    "bf16": Variant("bfloat16 activations (float32 parameters)", dtype="bfloat16"),
 }
 
 
@@ -304,7 +307,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--warmup", type=int, default=2, help="steps after the first")
     parser.add_argument("--quick", action="store_true",
-                        help="1 device against 2 threads, 3 rounds")
+                        help="one device per core against as many threads, 3 rounds")
     parser.add_argument("--check", action="store_true",
                         help="only compare parameter counts and outputs with the ports")
     parser.add_argument("--json", help="write the results here")
@@ -321,7 +324,7 @@ def main() -> None:
             check(model)
         return
     if args.quick:
-        args.devices, args.threads, args.repeats = [1], [max(args.threads)], 3
+        args.devices, args.threads, args.repeats = [max(args.devices)], [max(args.threads)], 3
 
     print(f"batch {BATCH} × {HISTORY} frames in, 1 out, {SIZE}²; {os.cpu_count()} CPUs; "
           f"load at start {load()}", flush=True)

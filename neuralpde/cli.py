@@ -24,11 +24,12 @@ def use_every_core(batch_size: int | None = None) -> None:
 
 
 # XLA:CPU runs the convolutions of a training step faster with its Eigen kernels than with
-# YNNPACK's, its default in the pinned jaxlib (U-Net train step at 64² × 16: 779 against
-# 1231 ms; benchmarks/README.md). The flag only concerns the CPU backend.
+# YNNPACK's, its default in the pinned jaxlib (U-Net train step at 64² × 16: 806 against
+# 1268 ms; benchmarks/README.md). The flag only concerns the CPU backend.
 EIGEN_CONVOLUTIONS = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
-# Models whose training step runs faster split over one host device per core (1.5–1.7×,
-# benchmarks/conv_train_step.py): a single XLA:CPU device keeps one core busy in convolutions.
+# Models whose training step runs faster split over one host device per core (U-Net and
+# SineNet-8 at 64² × 16: 1.15× with Eigen's convolutions, 1.5–1.7× with YNNPACK's;
+# benchmarks/conv_train_step.py): one XLA:CPU device leaves a core idle in parts of the step.
 CONVOLUTIONAL_MODELS = ("unet", "sinenet")
 
 

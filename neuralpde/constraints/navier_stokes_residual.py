@@ -17,7 +17,7 @@ class NavierStokesResidual(AbstractResidual):
         r = (ω₁ − ω₀)/Δt − L (ω₀ + ω₁)/2 − N((ω₀ + ω₁)/2),
 
     with ``L = νΔ − α`` and ``N(ω) = −P(u·∇ω) + f`` those of :class:`NavierStokes2D`: spectral
-    derivatives, 2/3 dealiasing, one evaluation of ``N`` (five FFTs). The scheme is symmetric and of
+    derivatives, 2/3 dealiasing, one evaluation of ``N`` (four FFTs). The scheme is symmetric and of
     order 2: on an exact solution resolved by the grid,
     ``r = Δt² (ω'''/24 − L ω''/8 − N'(ω) ω''/8) + O(Δt⁴)``, all at ``t₀ + Δt/2``. Adding ``δ`` to
     ``ω₁`` adds ``δ/Δt − Lδ/2 − N'(ω̄)δ/2 + O(δ²)``, with ``ω̄ = (ω₀ + ω₁)/2``.
