@@ -37,11 +37,10 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import statistics
-import subprocess
-import sys
 import time
+
+from _workers import Worker, interleave, load, sample_data, serve
 
 BATCH, HISTORY, SIZE = 16, 10, 64
 
@@ -109,26 +108,6 @@ def use_previous_layers() -> None:
     unet.upsample = upsample
 
 
-def rss_mib() -> float:
-    """Current resident set size of this process in MiB (Linux ``/proc``)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def sample_data(seed: int = 0):
-    """The batch both frameworks train on: ``(16, 10, 64, 64)`` in, ``(16, 1, 64, 64)`` out."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    window = rng.normal(size=(BATCH, HISTORY, SIZE, SIZE)).astype(np.float32)
-    future = rng.normal(size=(BATCH, 1, SIZE, SIZE)).astype(np.float32)
-    return window, future
-
-
 def build_ours(model: str, dtype: str = "float32"):
     from flax import nnx
 
@@ -177,7 +156,7 @@ class Ours:
         replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
         tx = make_optimizer(OptimizerConfig(), total_steps=100_000)
         self.state = jax.device_put([params, tx.init(params), initial_health(BATCH)], replicated)
-        window, future = sample_data()
+        window, future = sample_data(BATCH, HISTORY, SIZE)
         self.batch = jax.device_put(
             {"input": window[..., None], "target": future[..., None],
              "trajectory": jnp.arange(BATCH)},
@@ -215,7 +194,7 @@ class Peer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4
         )
-        window, future = sample_data()
+        window, future = sample_data(BATCH, HISTORY, SIZE)
         self.window, self.future = torch.from_numpy(window), torch.from_numpy(future)
 
     def run(self, steps: int) -> float:
@@ -240,7 +219,7 @@ def check(model: str) -> None:
 
     ours, peer = build_ours(model), build_peer(model)
     load_from(peer, ours)
-    window, _ = sample_data()
+    window, _ = sample_data(BATCH, HISTORY, SIZE)
     theirs = peer(torch.from_numpy(window)).detach().numpy()
     mine = np.moveaxis(np.asarray(jax.jit(lambda u: ours(u))(np.moveaxis(window, 1, -1))), -1, 1)
     count = sum(p.size for p in jax.tree.leaves(nnx.state(ours, nnx.Param)))
@@ -255,43 +234,7 @@ def worker(args) -> None:
         runner = Ours(args.worker_model, args.worker_devices, args.worker_variant)
     else:
         runner = Peer(args.worker_model, args.threads[0])
-    built = rss_mib()  # the framework, the model, the optimiser state and the batch
-    first = runner.run(1)
-    runner.run(args.warmup)
-    print(json.dumps({"name": runner.name, "parameters": runner.parameters,
-                      "first_step_s": first, "rss_built_mib": built}), flush=True)
-    for line in sys.stdin:
-        command = line.split()
-        if command[0] == "run":
-            print(json.dumps({"seconds": runner.run(int(command[1]))}), flush=True)
-        else:
-            print(json.dumps({"peak_rss_mib": peak_rss_mib()}), flush=True)
-            return
-
-
-class Worker:
-    def __init__(self, model: str, kind: str, argv: list[str]):
-        self.model, self.kind = model, kind
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.info = self.receive()
-
-    def receive(self) -> dict:
-        while line := self.process.stdout.readline():
-            if line.startswith("{"):  # anything else is a library's chatter
-                return json.loads(line)
-        raise RuntimeError(f"worker {self.process.args[2:]} exited with {self.process.wait()}")
-
-    def ask(self, command: str) -> dict:
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self.receive()
-
-
-def load() -> str:
-    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    serve(runner, args.warmup)
 
 
 def main() -> None:
@@ -332,22 +275,16 @@ def main() -> None:
     for model in args.models:
         common = ["--worker-model", model, "--warmup", str(args.warmup)]
         for devices in args.devices:
-            workers.append(Worker(model, "ours", [*common, "--worker", "ours",
-                                                  "--worker-devices", str(devices)]))
+            workers.append(Worker(__file__, [*common, "--worker", "ours", "--worker-devices",
+                                             str(devices)], model=model, kind="ours"))
         for variant in args.variants:
-            workers.append(Worker(model, "ours", [*common, "--worker", "ours",
-                                                  "--worker-variant", variant]))
+            workers.append(Worker(__file__, [*common, "--worker", "ours", "--worker-variant",
+                                             variant], model=model, kind="ours"))
         for threads in args.threads:
-            workers.append(Worker(model, "peer", [*common, "--worker", "peer", "--threads",
-                                                  str(threads)]))
-    times, loads = [[] for _ in workers], []
-    for round_ in range(args.repeats):
-        for k in range(len(workers)):
-            index = (round_ + k) % len(workers)
-            times[index].append(workers[index].ask(f"run {args.steps}")["seconds"] / args.steps)
-        loads.append(os.getloadavg()[0])
+            workers.append(Worker(__file__, [*common, "--worker", "peer", "--threads",
+                                             str(threads)], model=model, kind="peer"))
+    times, loads, peaks = interleave(workers, args.repeats, args.steps)
     end_load = load()
-    peaks = [w.ask("quit")["peak_rss_mib"] for w in workers]
 
     rows = []
     print("\n| model | configuration | parameters | samples/s | ms/step | ÷ best PyTorch | "

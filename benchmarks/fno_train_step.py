@@ -32,33 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
-import sys
 import time
 
+from _workers import Worker, interleave, load, sample_data, serve
+
 BATCH, HISTORY, SIZE = 16, 10, 64
-
-
-def rss_mib() -> float:
-    """Current resident set size of this process in MiB (Linux ``/proc``)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def sample_data(seed: int = 0):
-    """The batch both frameworks train on: ``(16, 10, 64, 64)`` in, ``(16, 1, 64, 64)`` out."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    window = rng.normal(size=(BATCH, HISTORY, SIZE, SIZE)).astype(np.float32)
-    future = rng.normal(size=(BATCH, 1, SIZE, SIZE)).astype(np.float32)
-    return window, future
 
 
 class Ours:
@@ -92,7 +71,7 @@ class Ours:
         self.state = jax.device_put(
             [params, tx.init(params), initial_health(BATCH)], replicated
         )
-        window, future = sample_data()
+        window, future = sample_data(BATCH, HISTORY, SIZE)
         self.batch = jax.device_put(
             {"input": window[..., None], "target": future[..., None],
              "trajectory": jnp.arange(BATCH)},
@@ -138,7 +117,7 @@ class Peer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4
         )
-        window, future = sample_data()
+        window, future = sample_data(BATCH, HISTORY, SIZE)
         self.window, self.future = torch.from_numpy(window), torch.from_numpy(future)
 
     def run(self, steps: int) -> float:
@@ -159,42 +138,7 @@ def worker(args) -> None:
         runner = Ours(args.modes, args.width, args.depth, args.worker_devices)
     else:
         runner = Peer(args.modes, args.width, args.depth, args.threads[0])
-    built = rss_mib()  # the framework, the model, the optimiser state and the batch
-    first = runner.run(1)
-    runner.run(args.warmup)
-    print(json.dumps({"name": runner.name, "parameters": runner.parameters,
-                      "first_step_s": first, "rss_built_mib": built}), flush=True)
-    for line in sys.stdin:
-        command = line.split()
-        if command[0] == "run":
-            print(json.dumps({"seconds": runner.run(int(command[1]))}), flush=True)
-        else:
-            print(json.dumps({"peak_rss_mib": peak_rss_mib()}), flush=True)
-            return
-
-
-class Worker:
-    def __init__(self, argv: list[str]):
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.info = self.receive()
-
-    def receive(self) -> dict:
-        while line := self.process.stdout.readline():
-            if line.startswith("{"):  # anything else is a library's chatter
-                return json.loads(line)
-        raise RuntimeError(f"worker {self.process.args[2:]} exited with {self.process.wait()}")
-
-    def ask(self, command: str) -> dict:
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self.receive()
-
-
-def load() -> str:
-    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    serve(runner, args.warmup)
 
 
 def main() -> None:
@@ -223,24 +167,18 @@ def main() -> None:
     print(f"batch {BATCH} × {HISTORY} frames in, 1 out, {SIZE}², modes {args.modes} "
           f"(kept {2 * args.modes} × {args.modes}), width {args.width}, depth {args.depth}; "
           f"{os.cpu_count()} CPUs; load at start {load()}", flush=True)
-    workers = [Worker([*shared, "--worker", "ours", "--worker-devices", str(d)])
+    workers = [Worker(__file__, [*shared, "--worker", "ours", "--worker-devices", str(d)])
                for d in args.devices]
     peers = []
     for threads in [] if args.no_peer else args.threads:
         try:
-            peers.append(Worker([*shared, "--worker", "peer", "--threads", str(threads)]))
+            peers.append(Worker(__file__, [*shared, "--worker", "peer", "--threads", str(threads)]))
         except RuntimeError as error:
             print(f"peer not run ({error}); install the bench extra")
             break
     workers += peers
-    times, loads = [[] for _ in workers], []
-    for round_ in range(args.repeats):
-        for k in range(len(workers)):
-            index = (round_ + k) % len(workers)
-            times[index].append(workers[index].ask(f"run {args.steps}")["seconds"] / args.steps)
-        loads.append(os.getloadavg()[0])
+    times, loads, peaks = interleave(workers, args.repeats, args.steps)
     end_load = load()
-    peaks = [w.ask("quit")["peak_rss_mib"] for w in workers]
     # The fastest peer configuration of each round: 2 threads win on an idle machine, 1 thread
     # when other processes hold the cores (PyTorch's OpenMP threads then wait on each other).
     best_peer = [min(times[len(args.devices) + j][r] for j in range(len(peers)))
