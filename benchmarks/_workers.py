@@ -15,6 +15,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 
 
 def rss_mib() -> float:
@@ -93,3 +94,77 @@ def sample_data(batch: int, history: int, size: int, seed: int = 0):
     window = rng.normal(size=(batch, history, size, size)).astype(np.float32)
     future = rng.normal(size=(batch, 1, size, size)).astype(np.float32)
     return window, future
+
+
+class JaxTraining:
+    """Our model trained by the real :class:`neuralpde.training.TrainStep` (``OneStep``, ``mse``
+    on the state, ``make_optimizer``'s clip + AdamW) on one fixed batch, parameters replicated
+    and the batch sharded over a ``data`` mesh of every JAX device, as ``neuralpde train`` does.
+    Import after ``XLA_FLAGS`` is set: the device count is fixed when JAX starts."""
+
+    def __init__(self, name: str, model, batch: int, history: int, size: int):
+        import jax
+        import jax.numpy as jnp
+        from flax import nnx
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
+
+        from neuralpde.data import Normalization, data_mesh
+        from neuralpde.training.objectives import OneStep
+        from neuralpde.training.optimizer import OptimizerConfig, make_optimizer
+        from neuralpde.training.step import TrainStep, initial_health
+
+        self.name, self.jax, self.jnp = name, jax, jnp
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        self.parameters = sum(p.size for p in jax.tree.leaves(params))
+        mesh = data_mesh()
+        replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+        tx = make_optimizer(OptimizerConfig(), total_steps=100_000)
+        self.state = jax.device_put([params, tx.init(params), initial_health(batch)], replicated)
+        window, future = sample_data(batch, history, size)
+        self.batch = jax.device_put(
+            {"input": window[..., None], "target": future[..., None],
+             "trajectory": jnp.arange(batch)},
+            sharded,
+        )
+        self.normalization = jax.device_put(Normalization.identity(["u"]), replicated)
+        self.train_step = TrainStep(graphdef, rest, tx, OneStep(), "mse", "state", seed=0,
+                                    replicated=replicated)
+        self.step = 0
+
+    def run(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            *self.state, _metrics = self.train_step(
+                *self.state, self.batch, self.normalization, self.jnp.asarray(self.step), 1
+            )
+            self.step += 1
+        self.jax.block_until_ready(self.state)
+        return time.perf_counter() - start
+
+
+class TorchTraining:
+    """A PyTorch model trained eagerly on the same batch: MSE, ``clip_grad_norm_(1.0)`` and
+    ``torch.optim.AdamW`` (lr 1e-3, weight decay 1e-4). Build the model after
+    ``torch.set_num_threads`` and ``torch.manual_seed``."""
+
+    def __init__(self, name: str, model, parameters: int, batch: int, history: int, size: int):
+        import torch
+
+        self.name, self.torch, self.model, self.parameters = name, torch, model, parameters
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4
+        )
+        window, future = sample_data(batch, history, size)
+        self.window, self.future = torch.from_numpy(window), torch.from_numpy(future)
+
+    def run(self, steps: int) -> float:
+        torch = self.torch
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(self.model(self.window), self.future)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+        return time.perf_counter() - start

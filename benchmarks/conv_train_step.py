@@ -38,9 +38,8 @@ import dataclasses
 import json
 import os
 import statistics
-import time
 
-from _workers import Worker, interleave, load, sample_data, serve
+from _workers import JaxTraining, TorchTraining, Worker, interleave, load, sample_data, serve
 
 BATCH, HISTORY, SIZE = 16, 10, 64
 
@@ -124,89 +123,29 @@ def build_peer(model: str):
     return getattr(_torch_convnets, kind)(HISTORY, 1, *sizes.values())
 
 
-class Ours:
-    """Our model under the real ``TrainStep``, on a ``data`` mesh of ``devices`` host devices."""
-
-    def __init__(self, model: str, devices: int, variant: str):
-        spec = VARIANTS.get(variant, Variant("as is", devices=devices))
-        devices = spec.devices
-        flags = f"{os.environ.get('XLA_FLAGS', '')} {spec.flags}"
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
-        import jax
-        import jax.numpy as jnp
-        from jax.sharding import NamedSharding
-        from jax.sharding import PartitionSpec as P
-
-        from neuralpde.data import Normalization, data_mesh
-        from neuralpde.training.objectives import OneStep
-        from neuralpde.training.optimizer import OptimizerConfig, make_optimizer
-        from neuralpde.training.step import TrainStep, initial_health
-
-        if spec.previous:
-            use_previous_layers()
-        from flax import nnx
-
-        self.name = f"ours, {devices} device{'s' * (devices > 1)}"
-        if variant != "default":
-            self.name = f"ours, {variant}"
-        self.jax, self.jnp = jax, jnp
-        graphdef, params, rest = nnx.split(build_ours(model, spec.dtype), nnx.Param, ...)
-        self.parameters = sum(p.size for p in jax.tree.leaves(params))
-        mesh = data_mesh()
-        replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-        tx = make_optimizer(OptimizerConfig(), total_steps=100_000)
-        self.state = jax.device_put([params, tx.init(params), initial_health(BATCH)], replicated)
-        window, future = sample_data(BATCH, HISTORY, SIZE)
-        self.batch = jax.device_put(
-            {"input": window[..., None], "target": future[..., None],
-             "trajectory": jnp.arange(BATCH)},
-            sharded,
-        )
-        self.normalization = jax.device_put(Normalization.identity(["u"]), replicated)
-        self.train_step = TrainStep(graphdef, rest, tx, OneStep(), "mse", "state", seed=0,
-                                    replicated=replicated)
-        self.step = 0
-
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            *self.state, _metrics = self.train_step(
-                *self.state, self.batch, self.normalization, self.jnp.asarray(self.step), 1
-            )
-            self.step += 1
-        self.jax.block_until_ready(self.state)
-        return time.perf_counter() - start
+def ours(model: str, devices: int, variant: str) -> JaxTraining:
+    """Our model in configuration ``variant`` (``"default"``: ``devices`` host devices and
+    ``neuralpde train``'s flags)."""
+    spec = VARIANTS.get(variant, Variant("as is", devices=devices))
+    flags = f"{os.environ.get('XLA_FLAGS', '')} {spec.flags}"
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={spec.devices}"
+    if spec.previous:
+        use_previous_layers()
+    name = (f"ours, {spec.devices} device{'s' * (spec.devices > 1)}" if variant == "default"
+            else f"ours, {variant}")
+    return JaxTraining(name, build_ours(model, spec.dtype), BATCH, HISTORY, SIZE)
 
 
-class Peer:
-    """The PyTorch port, eager, clip + AdamW."""
+def peer(model: str, threads: int) -> TorchTraining:
+    """The PyTorch port on ``threads`` intra-op threads."""
+    import torch
+    from _torch_convnets import parameter_count
 
-    def __init__(self, model: str, threads: int):
-        import torch
-        from _torch_convnets import parameter_count
-
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        self.name = f"PyTorch, {threads} thread{'s' * (threads > 1)}"
-        self.torch = torch
-        self.model = build_peer(model)
-        self.parameters = parameter_count(self.model)
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4
-        )
-        window, future = sample_data(BATCH, HISTORY, SIZE)
-        self.window, self.future = torch.from_numpy(window), torch.from_numpy(future)
-
-    def run(self, steps: int) -> float:
-        torch = self.torch
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(self.model(self.window), self.future)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-        return time.perf_counter() - start
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    port = build_peer(model)
+    return TorchTraining(f"PyTorch, {threads} thread{'s' * (threads > 1)}", port,
+                         parameter_count(port), BATCH, HISTORY, SIZE)
 
 
 def check(model: str) -> None:
@@ -231,9 +170,9 @@ def check(model: str) -> None:
 def worker(args) -> None:
     """Build one configuration, then answer ``run N`` and ``quit`` on stdin with JSON lines."""
     if args.worker == "ours":
-        runner = Ours(args.worker_model, args.worker_devices, args.worker_variant)
+        runner = ours(args.worker_model, args.worker_devices, args.worker_variant)
     else:
-        runner = Peer(args.worker_model, args.threads[0])
+        runner = peer(args.worker_model, args.threads[0])
     serve(runner, args.warmup)
 
 

@@ -33,111 +33,48 @@ import argparse
 import json
 import os
 import statistics
-import time
 
-from _workers import Worker, interleave, load, sample_data, serve
+from _workers import JaxTraining, TorchTraining, Worker, interleave, load, serve
 
 BATCH, HISTORY, SIZE = 16, 10, 64
 
 
-class Ours:
-    """Our FNO under the real ``TrainStep``, on a ``data`` mesh of ``devices`` host devices."""
+def ours(modes: int, width: int, depth: int, devices: int) -> JaxTraining:
+    """Our FNO on a ``data`` mesh of ``devices`` host devices."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
+    from flax import nnx
 
-    name = "neuralpde FNO (JAX)"
+    from neuralpde.models import FNO
 
-    def __init__(self, modes: int, width: int, depth: int, devices: int):
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
-        import jax
-        import jax.numpy as jnp
-        from flax import nnx
-        from jax.sharding import NamedSharding
-        from jax.sharding import PartitionSpec as P
-
-        from neuralpde.data import Normalization, data_mesh
-        from neuralpde.models import FNO
-        from neuralpde.training.objectives import OneStep
-        from neuralpde.training.optimizer import OptimizerConfig, make_optimizer
-        from neuralpde.training.step import TrainStep, initial_health
-
-        self.name = f"{self.name}, {devices} device{'s' * (devices > 1)}"
-        self.jax, self.jnp = jax, jnp
-        model = FNO(HISTORY, 1, (modes, modes), width=width, depth=depth, rngs=nnx.Rngs(0))
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-        self.parameters = sum(p.size for p in jax.tree.leaves(params))
-        mesh = data_mesh()
-        replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-        tx = make_optimizer(OptimizerConfig(), total_steps=100_000)
-        self.state = jax.device_put(
-            [params, tx.init(params), initial_health(BATCH)], replicated
-        )
-        window, future = sample_data(BATCH, HISTORY, SIZE)
-        self.batch = jax.device_put(
-            {"input": window[..., None], "target": future[..., None],
-             "trajectory": jnp.arange(BATCH)},
-            sharded,
-        )
-        self.normalization = jax.device_put(Normalization.identity(["u"]), replicated)
-        self.train_step = TrainStep(graphdef, rest, tx, OneStep(), "mse", "state", seed=0,
-                                    replicated=replicated)
-        self.step = 0
-
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            *self.state, _metrics = self.train_step(
-                *self.state, self.batch, self.normalization, self.jnp.asarray(self.step), 1
-            )
-            self.step += 1
-        self.jax.block_until_ready(self.state)
-        return time.perf_counter() - start
+    model = FNO(HISTORY, 1, (modes, modes), width=width, depth=depth, rngs=nnx.Rngs(0))
+    return JaxTraining(f"neuralpde FNO (JAX), {devices} device{'s' * (devices > 1)}", model,
+                       BATCH, HISTORY, SIZE)
 
 
-class Peer:
-    """neuraloperator's FNO, PyTorch eager, clip + AdamW."""
+def peer(modes: int, width: int, depth: int, threads: int) -> TorchTraining:
+    """neuraloperator's FNO of the same size, on ``threads`` intra-op threads."""
+    import torch
+    from neuralop.models import FNO
 
-    name = "neuraloperator FNO (PyTorch)"
-
-    def __init__(self, modes: int, width: int, depth: int, threads: int):
-        import torch
-        from neuralop.models import FNO
-
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        self.name = f"{self.name}, {threads} thread{'s' * (threads > 1)}"
-        self.torch = torch
-        self.model = FNO(
-            n_modes=(2 * modes, 2 * modes - 1), in_channels=HISTORY, out_channels=1,
-            hidden_channels=width, n_layers=depth, lifting_channel_ratio=0,
-            projection_channel_ratio=4, use_channel_mlp=False,
-        )
-        self.parameters = sum(
-            p.numel() * (2 if p.is_complex() else 1) for p in self.model.parameters()
-        )
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4
-        )
-        window, future = sample_data(BATCH, HISTORY, SIZE)
-        self.window, self.future = torch.from_numpy(window), torch.from_numpy(future)
-
-    def run(self, steps: int) -> float:
-        torch = self.torch
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(self.model(self.window), self.future)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-        return time.perf_counter() - start
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = FNO(
+        n_modes=(2 * modes, 2 * modes - 1), in_channels=HISTORY, out_channels=1,
+        hidden_channels=width, n_layers=depth, lifting_channel_ratio=0,
+        projection_channel_ratio=4, use_channel_mlp=False,
+    )
+    parameters = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    return TorchTraining(f"neuraloperator FNO (PyTorch), {threads} thread{'s' * (threads > 1)}",
+                         model, parameters, BATCH, HISTORY, SIZE)
 
 
 def worker(args) -> None:
     """Build one configuration, then answer ``run N`` and ``quit`` on stdin with JSON lines."""
     if args.worker == "ours":
-        runner = Ours(args.modes, args.width, args.depth, args.worker_devices)
+        runner = ours(args.modes, args.width, args.depth, args.worker_devices)
     else:
-        runner = Peer(args.modes, args.width, args.depth, args.threads[0])
+        runner = peer(args.modes, args.width, args.depth, args.threads[0])
     serve(runner, args.warmup)
 
 
