@@ -62,6 +62,7 @@ class Variant:
     about: str
     flags: str = EIGEN_CONV
     previous: bool = False
+    nnx_group_norm: bool = False
     dtype: str = "float32"
     devices: int = 1
 
@@ -70,7 +71,9 @@ VARIANTS = {
     "ynn-conv": Variant("YNNPACK's convolutions (XLA:CPU's default)", ""),
     "ynn-conv-2dev": Variant("the same on 2 host devices", "", devices=2),
     "previous": Variant("the previous layers: nnx.Conv and nnx.ConvTranspose with circular "
-                        "padding, jax.nn.gelu", previous=True),
+                        "padding, jax.nn.gelu, nnx.GroupNorm", previous=True),
+    "nnx-group-norm": Variant("nnx.GroupNorm (two-pass variance) in place of ours",
+                              nnx_group_norm=True),
     "previous-2dev": Variant("the previous layers on 2 host devices", previous=True,
                              devices=2),
     "previous-ynn-conv": Variant("the previous layers, YNNPACK's convolutions", "",
@@ -86,6 +89,21 @@ VARIANTS = {
 }
 
 
+def use_nnx_group_norm() -> None:
+    """Build our models with ``nnx.GroupNorm`` (two-pass variance), as before
+    ``neuralpde.models._group_norm``."""
+    from flax import nnx
+
+    import neuralpde.models.sinenet as sinenet
+    import neuralpde.models.unet as unet
+
+    def group_norm(channels, groups, **kw):
+        return nnx.GroupNorm(channels, num_groups=groups, epsilon=1e-5, use_fast_variance=False,
+                             **kw)
+
+    unet.group_norm = sinenet.group_norm = group_norm
+
+
 def use_previous_layers() -> None:
     """Build our models with the layers they had before this benchmark (before building)."""
     import jax
@@ -93,6 +111,8 @@ def use_previous_layers() -> None:
 
     import neuralpde.models.sinenet as sinenet
     import neuralpde.models.unet as unet
+
+    use_nnx_group_norm()
 
     def conv(c_in, c_out, n_dims, kernel, padding, *, stride=1, **kw):
         pad = "VALID" if kernel == 1 else "CIRCULAR"
@@ -131,6 +151,8 @@ def ours(model: str, devices: int, variant: str) -> JaxTraining:
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={spec.devices}"
     if spec.previous:
         use_previous_layers()
+    if spec.nnx_group_norm:
+        use_nnx_group_norm()
     name = (f"ours, {spec.devices} device{'s' * (spec.devices > 1)}" if variant == "default"
             else f"ours, {variant}")
     return JaxTraining(name, build_ours(model, spec.dtype), BATCH, HISTORY, SIZE)
