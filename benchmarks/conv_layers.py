@@ -144,14 +144,14 @@ def main() -> None:
         r = build(*sizes, args)
         rows.append([name, *(f"{v:.2f}" for v in r["forward"]), *(f"{v:.2f}" for v in
                      r["backward"]), f"{r['forward_compile_s']:.2f}/{r['backward_compile_s']:.2f}"])
-        for kind in totals:
+        for kind in totals if not name.startswith("nnx") else ():
             totals[kind][0] += r[kind][0]
             totals[kind][1] += r[kind][1]
     print_table(
         "Per layer (ms, median); ratio = PyTorch / ours, > 1: ours faster",
         ["layer", "fwd ours", "fwd PyTorch", "ratio", "fwd+bwd ours", "fwd+bwd PyTorch",
          "ratio", "compile s (fwd/bwd)"], rows,
-        [f"sums over the rows: forward {totals['forward'][0]:.1f} ms ours, "
+        [f"sums over the conv and norm+gelu rows: forward {totals['forward'][0]:.1f} ms ours, "
          f"{totals['forward'][1]:.1f} PyTorch; forward + backward {totals['backward'][0]:.1f} "
          f"ours, {totals['backward'][1]:.1f} PyTorch", f"end: {machine_load()}"])
 
