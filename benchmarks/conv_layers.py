@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 from _report import machine_load, print_table
+from conv_train_step import nnx_group_norm
 from flax import nnx
 
 from neuralpde.models._conv_layers import gelu, group_norm
@@ -124,8 +125,7 @@ def norm_layer(n: int, channels: int, args, make=None) -> dict:
 
 def nnx_norm_layer(n: int, channels: int, args) -> dict:
     """The same with ``nnx.GroupNorm`` itself (two-pass variance), what the models used before."""
-    return norm_layer(n, channels, args, lambda c, g, **kw: nnx.GroupNorm(
-        c, num_groups=g, epsilon=1e-5, use_fast_variance=False, **kw))
+    return norm_layer(n, channels, args, nnx_group_norm)
 
 
 def main() -> None:
@@ -144,9 +144,9 @@ def main() -> None:
         r = build(*sizes, args)
         rows.append([name, *(f"{v:.2f}" for v in r["forward"]), *(f"{v:.2f}" for v in
                      r["backward"]), f"{r['forward_compile_s']:.2f}/{r['backward_compile_s']:.2f}"])
-        for kind in totals if not name.startswith("nnx") else ():
-            totals[kind][0] += r[kind][0]
-            totals[kind][1] += r[kind][1]
+        if not name.startswith("nnx"):  # the sums compare the models' layers
+            for kind, total in totals.items():
+                total[0], total[1] = total[0] + r[kind][0], total[1] + r[kind][1]
     print_table(
         "Per layer (ms, median); ratio = PyTorch / ours, > 1: ours faster",
         ["layer", "fwd ours", "fwd PyTorch", "ratio", "fwd+bwd ours", "fwd+bwd PyTorch",

@@ -29,6 +29,8 @@ fastest PyTorch configuration of each round, with the load average of every roun
     .venv/bin/python benchmarks/conv_train_step.py --models unet --devices 1 --threads 2 \\
         --variants ynn-conv previous --repeats 7
     .venv/bin/python benchmarks/conv_train_step.py --check      # ports compute our function
+    taskset -c 0 .venv/bin/python benchmarks/conv_train_step.py --models unet --devices 1 \
+        --threads 1 --batch 8      # half the batch on one core: what 2 devices could reach
 """
 
 from __future__ import annotations
@@ -89,19 +91,21 @@ VARIANTS = {
 }
 
 
-def use_nnx_group_norm() -> None:
-    """Build our models with ``nnx.GroupNorm`` (two-pass variance), as before
+def nnx_group_norm(channels: int, groups: int, **kw):
+    """``nnx.GroupNorm`` with the two-pass variance: the models' norm before
     ``neuralpde.models._group_norm``."""
     from flax import nnx
 
+    return nnx.GroupNorm(channels, num_groups=groups, epsilon=1e-5, use_fast_variance=False, **kw)
+
+
+def use_nnx_group_norm() -> None:
+    """Build our models with ``nnx.GroupNorm`` (two-pass variance), as before
+    ``neuralpde.models._group_norm``."""
     import neuralpde.models.sinenet as sinenet
     import neuralpde.models.unet as unet
 
-    def group_norm(channels, groups, **kw):
-        return nnx.GroupNorm(channels, num_groups=groups, epsilon=1e-5, use_fast_variance=False,
-                             **kw)
-
-    unet.group_norm = sinenet.group_norm = group_norm
+    unet.group_norm = sinenet.group_norm = nnx_group_norm
 
 
 def use_previous_layers() -> None:
@@ -143,7 +147,7 @@ def build_peer(model: str):
     return getattr(_torch_convnets, kind)(HISTORY, 1, *sizes.values())
 
 
-def ours(model: str, devices: int, variant: str) -> JaxTraining:
+def ours(model: str, devices: int, variant: str, batch: int = BATCH) -> JaxTraining:
     """Our model in configuration ``variant`` (``"default"``: ``devices`` host devices and
     ``neuralpde train``'s flags)."""
     spec = VARIANTS.get(variant, Variant("as is", devices=devices))
@@ -155,10 +159,10 @@ def ours(model: str, devices: int, variant: str) -> JaxTraining:
         use_nnx_group_norm()
     name = (f"ours, {spec.devices} device{'s' * (spec.devices > 1)}" if variant == "default"
             else f"ours, {variant}")
-    return JaxTraining(name, build_ours(model, spec.dtype), BATCH, HISTORY, SIZE)
+    return JaxTraining(name, build_ours(model, spec.dtype), batch, HISTORY, SIZE)
 
 
-def peer(model: str, threads: int) -> TorchTraining:
+def peer(model: str, threads: int, batch: int = BATCH) -> TorchTraining:
     """The PyTorch port on ``threads`` intra-op threads."""
     import torch
     from _torch_convnets import parameter_count
@@ -167,7 +171,7 @@ def peer(model: str, threads: int) -> TorchTraining:
     torch.manual_seed(0)
     port = build_peer(model)
     return TorchTraining(f"PyTorch, {threads} thread{'s' * (threads > 1)}", port,
-                         parameter_count(port), BATCH, HISTORY, SIZE)
+                         parameter_count(port), batch, HISTORY, SIZE)
 
 
 def check(model: str) -> None:
@@ -192,9 +196,9 @@ def check(model: str) -> None:
 def worker(args) -> None:
     """Build one configuration, then answer ``run N`` and ``quit`` on stdin with JSON lines."""
     if args.worker == "ours":
-        runner = ours(args.worker_model, args.worker_devices, args.worker_variant)
+        runner = ours(args.worker_model, args.worker_devices, args.worker_variant, args.batch)
     else:
-        runner = peer(args.worker_model, args.threads[0])
+        runner = peer(args.worker_model, args.threads[0], args.batch)
     serve(runner, args.warmup)
 
 
@@ -207,6 +211,8 @@ def main() -> None:
                         help="torch intra-op thread counts, one peer worker each")
     parser.add_argument("--variants", nargs="*", default=[], choices=list(VARIANTS),
                         help="extra workers of ours: " + ", ".join(VARIANTS))
+    parser.add_argument("--batch", type=int, default=BATCH,
+                        help="samples per step (the comparison's is 16)")
     parser.add_argument("--steps", type=int, default=2, help="steps per timing")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--warmup", type=int, default=2, help="steps after the first")
@@ -230,11 +236,12 @@ def main() -> None:
     if args.quick:
         args.devices, args.threads, args.repeats = [max(args.devices)], [max(args.threads)], 3
 
-    print(f"batch {BATCH} × {HISTORY} frames in, 1 out, {SIZE}²; {os.cpu_count()} CPUs; "
+    print(f"batch {args.batch} × {HISTORY} frames in, 1 out, {SIZE}²; {os.cpu_count()} CPUs; "
           f"load at start {load()}", flush=True)
     workers = []
     for model in args.models:
-        common = ["--worker-model", model, "--warmup", str(args.warmup)]
+        common = ["--worker-model", model, "--warmup", str(args.warmup), "--batch",
+                  str(args.batch)]
         for devices in args.devices:
             workers.append(Worker(__file__, [*common, "--worker", "ours", "--worker-devices",
                                              str(devices)], model=model, kind="ours"))
@@ -260,7 +267,7 @@ def main() -> None:
         ratio = statistics.median([b / o for o, b in zip(t, best, strict=True)])
         seconds = statistics.median(t)
         row = dict(model=w.model, name=w.info["name"], parameters=w.info["parameters"],
-                   samples_per_s=BATCH / seconds, ms_per_step=1e3 * seconds,
+                   samples_per_s=args.batch / seconds, ms_per_step=1e3 * seconds,
                    ratio_to_best_peer=ratio, first_step_s=w.info["first_step_s"],
                    rss_before_first_step_mib=w.info["rss_built_mib"], peak_rss_mib=peak,
                    times_s=t)

@@ -64,6 +64,11 @@ def _group_sum(per_channel: Float[Array, "batch c"], groups: int) -> Float[Array
     return jnp.dot(per_channel, matrix, precision=jax.lax.Precision.HIGHEST)
 
 
+def _group_count(x: Array, groups: int) -> int:
+    """Values per group of one sample: every spatial point times ``C/G`` channels."""
+    return x.size // x.shape[0] // groups
+
+
 def _spatial(per_channel: Float[Array, "batch c"], n_space: int) -> Array:
     """``(batch, c)`` → ``(batch, 1, …, 1, c)``, to broadcast against a field."""
     return per_channel.reshape(per_channel.shape[0], *(1,) * n_space, -1)
@@ -71,14 +76,13 @@ def _spatial(per_channel: Float[Array, "batch c"], n_space: int) -> Array:
 
 def _statistics(x: Float[Array, "batch *space c"], groups: int, epsilon: float):
     """``μ`` and ``r = 1/√(σ² + ε)`` of each channel's group, each ``(batch, c)``."""
-    b, *space, c = x.shape
-    width = c // groups
-    first = x[(slice(None), *(0,) * len(space))].astype(_accumulation(x))  # (batch, c)
-    shift = jnp.dot(first, _group_matrix(c, groups, first.dtype, first_only=True),
+    n_space = x.ndim - 2
+    first = x[(slice(None), *(0,) * n_space)].astype(_accumulation(x))  # (batch, c)
+    shift = jnp.dot(first, _group_matrix(x.shape[-1], groups, first.dtype, first_only=True),
                     precision=jax.lax.Precision.HIGHEST)  # (see _group_sum)
-    centred = x.astype(shift.dtype) - _spatial(shift, len(space))
+    centred = x.astype(shift.dtype) - _spatial(shift, n_space)
     s1, s2 = _spatial_sums(centred, centred * centred)
-    count = x.size // (b * c) * width
+    count = _group_count(x, groups)
     mean_shifted = _group_sum(s1, groups) / count
     variance = jnp.maximum(_group_sum(s2, groups) / count - mean_shifted**2, 0.0)
     return shift + mean_shifted, jax.lax.rsqrt(variance + epsilon)
@@ -117,13 +121,12 @@ def _group_norm_forward(x, scale, bias, groups, epsilon):
 
 def _group_norm_backward(groups, epsilon, residuals, g):
     x, scale, mean, r = residuals
-    b, *space, c = x.shape
-    n_space = len(space)
+    n_space = x.ndim - 2
     g_wide = g.astype(mean.dtype)
     centred = x.astype(mean.dtype) - _spatial(mean, n_space)
     sum_g, sum_g_centred = _spatial_sums(g_wide, g_wide * centred)  # (batch, c) each
     sum_g_normalized = r * sum_g_centred  # Σ g x̂
-    count = x.size // (b * c) * (c // groups)
+    count = _group_count(x, groups)
     mean_dy = _group_sum(sum_g * scale, groups) / count  # the group mean of γ g
     mean_dy_normalized = _group_sum(sum_g_normalized * scale, groups) / count
     # ∂x = r (γ g − mean_dy − x̂ mean_dy_normalized) = a g + b x + c per (batch, channel).
@@ -140,7 +143,18 @@ group_norm.defvjp(_group_norm_forward, _group_norm_backward)
 
 class GroupNorm(nnx.GroupNorm):
     """``nnx.GroupNorm`` over every spatial axis and ``C/G`` channels (the same parameters),
-    computed by :func:`group_norm`. Only the default reductions: no mask, no ``axis_name``."""
+    computed by :func:`group_norm`. Only the default reductions: no mask, no ``axis_name``,
+    and both ``scale`` and ``bias``."""
+
+    def __init__(self, num_features: int, *args, **kwargs):
+        super().__init__(num_features, *args, **kwargs)
+        unsupported = [name for name, default in [("reduction_axes", None), ("axis_name", None),
+                                                  ("axis_index_groups", None)]
+                       if getattr(self, name) != default]
+        unsupported += [name for name in ("use_scale", "use_bias") if not getattr(self, name)]
+        if unsupported:
+            raise ValueError(f"GroupNorm supports only nnx.GroupNorm's default {unsupported}; "
+                             "use nnx.GroupNorm for these options")
 
     def __call__(self, x: Float[Array, "batch *space c"]) -> Float[Array, "batch *space c"]:
         scale, bias = self.scale[...], self.bias[...]

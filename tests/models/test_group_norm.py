@@ -77,3 +77,10 @@ def test_bfloat16_activations_keep_their_dtype_and_float32_statistics():
     np.testing.assert_allclose(np.asarray(y, np.float32), reference, atol=0.05)
     grad = jax.grad(lambda x: jnp.sum(ours(x).astype(jnp.float32) ** 2))(x.astype(jnp.bfloat16))
     assert grad.dtype == jnp.bfloat16 and bool(jnp.all(jnp.isfinite(grad)))
+
+
+@pytest.mark.parametrize("option", [dict(use_scale=False), dict(use_bias=False),
+                                    dict(reduction_axes=(1, -1)), dict(axis_name="data")])
+def test_options_it_does_not_compute_are_refused_by_name(option):
+    with pytest.raises(ValueError, match=next(iter(option))):
+        GroupNorm(8, num_groups=2, rngs=nnx.Rngs(0), **option)
