@@ -82,6 +82,13 @@ class NavierStokesRecipe:
 
     Time runs from 0 to ``t_end``; frames are stored at ``burn_in + j·store_interval``.
     ``viscosity`` is one value, or ``[low, high]`` for a log-uniform draw per trajectory.
+
+    Time step: fixed at ``dt`` by default. With ``courant = C`` it is chosen by the CFL
+    condition instead, and ``dt`` is the longest step allowed: every store interval ``Δ`` (and
+    the burn-in, in parts no longer than ``Δ``) takes ``m = max(⌈max|u| Δ / (C dx)⌉, Δ / dt)``
+    equal steps, ``max|u|`` measured at its start on the solve grid
+    (:class:`neuralpde.solvers.adaptive.CFLAdaptiveInterval`). ``cfl_max`` bounds the Courant
+    number recorded at every frame in both modes; a frame above it stops the run.
     """
 
     name: str
@@ -105,6 +112,7 @@ class NavierStokesRecipe:
     chunk_size: int = 16
     dtype: Literal["float32", "float64"] = "float32"
     cfl_max: float = 1.0
+    courant: float | None = None
 
     def __post_init__(self):
         low, high = self.viscosity_range
@@ -131,6 +139,10 @@ class NavierStokesRecipe:
             _steps(getattr(self, name), self.dt, f"{self.name}: {name}")
         if self.chunk_size < 1 or self.cfl_max <= 0:
             raise ConfigError(f"{self.name}: chunk_size and cfl_max must be positive")
+        if self.courant is not None and not (0 < self.courant <= self.cfl_max):
+            raise ConfigError(
+                f"{self.name}: courant must be in (0, cfl_max={self.cfl_max}], got {self.courant}"
+            )
         if min(self.splits.counts().values()) < 0 or sum(self.splits.counts().values()) == 0:
             raise ConfigError(f"{self.name}: splits need non-negative counts, not all zero")
 

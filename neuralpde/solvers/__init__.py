@@ -1,6 +1,7 @@
 """Time steppers: spectral steppers with the shared rollout, and the porous-medium diffrax solve."""
 
 from neuralpde.solvers._base import AbstractStepper, SemiLinearPDE
+from neuralpde.solvers.adaptive import AdvectivePDE, CFLAdaptiveInterval
 from neuralpde.solvers.etdrk2 import ETDRK2
 from neuralpde.solvers.etdrk4 import ETDRK4
 from neuralpde.solvers.fno_crank_nicolson import FNOCrankNicolson
@@ -18,6 +19,8 @@ __all__ = [
     "ETDRK4",
     "STEPPERS",
     "AbstractStepper",
+    "AdvectivePDE",
+    "CFLAdaptiveInterval",
     "FNOCrankNicolson",
     "SemiLinearPDE",
     "SolverOptions",

@@ -25,7 +25,7 @@ class ETDRK2(AbstractStepper):
     """
 
     pde: SemiLinearPDE
-    dt: float
+    dt: float | Float[Array, ""]
     exp_linear: Float[Array, "..."]
     coef_1: Float[Array, "..."]
     coef_2: Float[Array, "..."]
@@ -33,7 +33,7 @@ class ETDRK2(AbstractStepper):
     order: ClassVar[int] = 2
     nonlinear_evaluations: ClassVar[int] = 2
 
-    def __init__(self, pde: SemiLinearPDE, dt: float):
+    def __init__(self, pde: SemiLinearPDE, dt: float | Float[Array, ""]):
         self.pde = pde
         self.dt = dt
         z = dt * pde.linear_symbol()

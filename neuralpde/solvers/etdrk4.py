@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from neuralpde._typing import Array, Complex, Float
 from neuralpde.solvers._base import AbstractStepper, SemiLinearPDE
-from neuralpde.solvers._phi import contour_mean
+from neuralpde.solvers._phi import etdrk4_weights, half_step_phi1
 
 
 class ETDRK4(AbstractStepper):
@@ -22,11 +22,11 @@ class ETDRK4(AbstractStepper):
 
     Args:
         pde: the semi-linear equation.
-        dt: time step ``h``.
+        dt: time step ``h``, a number or a traced scalar (the coefficients are cheap to rebuild).
     """
 
     pde: SemiLinearPDE
-    dt: float
+    dt: float | Float[Array, ""]
     exp_full: Float[Array, "..."]
     exp_half: Float[Array, "..."]
     coef_half: Float[Array, "..."]
@@ -37,16 +37,14 @@ class ETDRK4(AbstractStepper):
     order: ClassVar[int] = 4
     nonlinear_evaluations: ClassVar[int] = 4
 
-    def __init__(self, pde: SemiLinearPDE, dt: float):
+    def __init__(self, pde: SemiLinearPDE, dt: float | Float[Array, ""]):
         self.pde = pde
         self.dt = dt
         z = dt * pde.linear_symbol()
         self.exp_full = jnp.exp(z)
         self.exp_half = jnp.exp(0.5 * z)
-        self.coef_half = dt * contour_mean(lambda s: jnp.expm1(0.5 * s) / s, z)
-        self.f1 = dt * contour_mean(lambda s: (-4 - s + jnp.exp(s) * (4 - 3 * s + s**2)) / s**3, z)
-        self.f2 = dt * contour_mean(lambda s: (2 + s + jnp.exp(s) * (s - 2)) / s**3, z)
-        self.f3 = dt * contour_mean(lambda s: (-4 - 3 * s - s**2 + jnp.exp(s) * (4 - s)) / s**3, z)
+        self.coef_half = dt * half_step_phi1(z)
+        self.f1, self.f2, self.f3 = (dt * f for f in etdrk4_weights(z))
 
     def __call__(self, state: Complex[Array, "..."]) -> Complex[Array, "..."]:
         nonlinear = self.pde.nonlinear

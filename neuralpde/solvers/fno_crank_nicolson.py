@@ -24,14 +24,14 @@ class FNOCrankNicolson(AbstractStepper):
     """
 
     pde: SemiLinearPDE
-    dt: float
+    dt: float | Float[Array, ""]
     explicit_factor: Float[Array, "..."]
     implicit_factor: Float[Array, "..."]
 
     order: ClassVar[int] = 1
     nonlinear_evaluations: ClassVar[int] = 1
 
-    def __init__(self, pde: SemiLinearPDE, dt: float):
+    def __init__(self, pde: SemiLinearPDE, dt: float | Float[Array, ""]):
         self.pde = pde
         self.dt = dt
         half_step = 0.5 * dt * pde.linear_symbol()
