@@ -6,8 +6,9 @@ Four sections, each printing a table of medians taken after warm-up (compile tim
    the peers' steppers, plus the time of the FFTs alone of one of our steps.
 2. ``accuracy``: wall time of one trajectory of the ``ns2d-fno-nu1e-3`` setting at a relative
    L² error ≤ 1e-4 against a converged float64 reference, at each solver's largest time step
-   from a halving sequence that meets the tolerance (and, refined, the largest ``1/m``); plus a
-   check, in float64, that the peers solve our equation.
+   from a halving sequence that meets the tolerance (and, refined, the largest ``1/m``); our
+   ETDRK4 also with CFL-chosen steps (a recipe's ``courant``), at the largest Courant number
+   meeting the tolerance; plus a check, in float64, that the peers solve our equation.
 3. ``scaling``: throughput of a batched ETDRK4 run on one XLA CPU device against two host
    devices with the batch sharded over a ``data`` mesh axis, by ``jit`` with a
    ``NamedSharding`` and by ``shard_map`` (each configuration in its own subprocess).
@@ -45,7 +46,7 @@ from _report import fmt, machine_load, print_table
 from neuralpde.grid import PeriodicGrid2D
 from neuralpde.ic import gaussian_random_field
 from neuralpde.pde import NavierStokes2D, fno_forcing
-from neuralpde.solvers import STEPPERS, repeat, rollout
+from neuralpde.solvers import STEPPERS, CFLAdaptiveInterval, repeat, rollout
 
 # The ns2d-fno-nu1e-3 setting (Li et al. 2021): unit torus, ν = 1e-3, no drag, FNO forcing.
 DOMAIN_LENGTH = 1.0
@@ -461,6 +462,9 @@ class AccuracySetting:
     with_float64: bool = False
     seed: int = 0
     project_initial_condition: bool = False
+    cfl_max_dt: float = 0.25
+    courant_start: float = 4.0
+    courant_bisections: int = 6
 
     def steps(self, dt: float) -> tuple[int, int]:
         """(steps per frame, number of frames after the initial one) for ``dt``."""
@@ -524,6 +528,9 @@ class AccuracyResult:
     refined_trajectory_seconds: float | None = None
     search: list[tuple[float, float]] = field(default_factory=list)
     note: str = ""
+    courant: float | None = None
+    refined_courant: float | None = None
+    refined_steps: int | None = None
 
 
 def search_dt(solver: Solver, setting: AccuracySetting, initial: np.ndarray,
@@ -593,6 +600,84 @@ def search_dt(solver: Solver, setting: AccuracySetting, initial: np.ndarray,
     return result
 
 
+CFL_SOLVER = "neuralpde ETDRK4 CFL steps"
+
+
+def cfl_trajectory_function(problem: Problem, setting: AccuracySetting):
+    """``(spectrum₀, C) -> (vorticity frames (T, n, n), step size of each frame (T,))``: every
+    frame interval cut into ETDRK4 steps chosen by the CFL condition at its start, at most
+    ``setting.cfl_max_dt`` long, as ``neuralpde generate`` does for a recipe with ``courant``."""
+    pde, n = problem.pde(), problem.n
+    frames = round(setting.horizon / setting.frame_interval)
+
+    def run(state, courant):
+        interval = CFLAdaptiveInterval(STEPPERS["etdrk4"], pde, setting.frame_interval,
+                                       setting.cfl_max_dt, courant, problem.grid.dx)
+
+        def step(carry):
+            w_hat, speed, _ = carry
+            w_hat, h = interval(w_hat, speed)
+            return w_hat, pde.max_speed(w_hat), h
+
+        speed = pde.max_speed(state)
+        return rollout(step, frames, observe=lambda c: (jnp.fft.irfft2(c[0], s=(n, n)), c[2]))(
+            (state, speed, interval.step_size(speed)))
+
+    return run
+
+
+def search_courant(setting: AccuracySetting, initial: np.ndarray,
+                   reference: np.ndarray) -> AccuracyResult:
+    """The largest Courant number of ``courant_start·2^-k`` meeting the tolerance, then (with
+    ``setting.refine``) ``courant_bisections`` bisections between it and twice it; both timed.
+    ``C`` is an argument of one compiled trajectory, so the search compiles once."""
+    result = AccuracyResult(CFL_SOLVER)
+    problem = Problem(setting.n, jnp.float32)
+    state = jnp.asarray(initial, jnp.complex64)
+    function = cfl_trajectory_function(problem, setting)
+    run = jax.jit(function)
+
+    def trial(courant: float) -> tuple[float, int]:
+        frames, step_sizes = run(state, jnp.float32(courant))
+        error = float(np.max(relative_errors(frames, reference)))
+        result.search.append((courant, error))
+        steps = int(np.sum(np.round(setting.frame_interval / np.asarray(step_sizes))))
+        return error, steps
+
+    def timed(courant: float) -> Timing:  # a fresh function, so that its compile is timed
+        return time_jitted(cfl_trajectory_function(problem, setting), state,
+                           jnp.float32(courant), repeats=setting.repeats, budget_seconds=60.0)[0]
+
+    courant = setting.courant_start
+    while True:
+        error, steps = trial(courant)
+        if error <= setting.tolerance:
+            break
+        courant /= 2
+        if courant < 1e-3:
+            result.note = "not met down to C = 1e-3"
+            return result
+    result.courant, result.steps, result.max_error = courant, steps, error
+    timing = timed(courant)
+    result.compile_seconds = timing.compile_seconds
+    result.trajectory_seconds, result.runs = timing.median_seconds, timing.runs
+    if setting.refine:
+        passing, failing = courant, 2 * courant
+        best = (error, steps)
+        for _ in range(setting.courant_bisections):
+            middle = (passing + failing) / 2
+            outcome = trial(middle)
+            if outcome[0] <= setting.tolerance:
+                passing, best = middle, outcome
+            else:
+                failing = middle
+        result.refined_courant = passing
+        result.refined_max_error, result.refined_steps = best
+        result.refined_trajectory_seconds = (
+            timing.median_seconds if passing == courant else timed(passing).median_seconds)
+    return result
+
+
 def peer_frames(setting: AccuracySetting, initial: np.ndarray, make: Callable[[Problem], Step],
                 dt: float) -> np.ndarray:
     """Frames of ``make(problem)`` in float64 at ``dt``."""
@@ -658,6 +743,11 @@ def bench_accuracy(setting: AccuracySetting) -> dict[str, AccuracyResult]:
         print(f"[accuracy] {solver.name}: dt={fmt(result.dt)}; search (dt, error): "
               + ", ".join(f"({d:.3g}, {e:.1e})" for d, e in result.search)
               + f" ({time.perf_counter() - start:.0f} s) {result.note}", flush=True)
+    start = time.perf_counter()
+    result = results[CFL_SOLVER] = search_courant(setting, initial, reference)
+    print(f"[accuracy] {CFL_SOLVER} (h ≤ {setting.cfl_max_dt:g}): C={fmt(result.courant)}; "
+          "search (C, error): " + ", ".join(f"({c:.3g}, {e:.1e})" for c, e in result.search)
+          + f" ({time.perf_counter() - start:.0f} s) {result.note}", flush=True)
     rows, refined_rows = [], []
     for key, table in (("trajectory_seconds", rows), ("refined_trajectory_seconds", refined_rows)):
         ours = getattr(results["neuralpde ETDRK4"], key)
@@ -670,8 +760,15 @@ def bench_accuracy(setting: AccuracySetting) -> dict[str, AccuracyResult]:
             if refined and seconds is None:
                 continue
             peer = not r.solver.startswith("neuralpde")
+            courant = r.refined_courant if refined else r.courant
+            if courant is not None:
+                step_column = f"C={courant:.3g}, h≤{setting.cfl_max_dt:g}"
+                steps = r.refined_steps if refined else r.steps
+            else:
+                step_column = fmt(dt)
+                steps = round(setting.horizon / dt) if dt else "-"
             table.append([
-                r.solver, fmt(dt), round(setting.horizon / dt) if dt else "-",
+                r.solver, step_column, steps,
                 f"{error:.2e}" if error is not None else "-",
                 *([] if refined else [fmt(r.compile_seconds, 2)]),
                 fmt(seconds), *([] if refined else [r.runs or "-"]),
@@ -690,6 +787,9 @@ def bench_accuracy(setting: AccuracySetting) -> dict[str, AccuracyResult]:
          f"{setting.tolerance:g} against the reference.",
          "trajectory s: median wall time of one jitted trajectory (frames observed in physical "
          "space) after warm-up; ÷ > 1 means ours is faster.",
+         f"{CFL_SOLVER}: steps chosen per frame by the CFL condition (C = max|u| h / dx at the "
+         f"frame, h ≤ {setting.cfl_max_dt:g}); C the largest of {setting.courant_start:g}·2^-k "
+         "meeting the tolerance (2b: then bisected); steps: their total.",
          f"Reference: our ETDRK4 in float64 at dt={setting.reference_dt:g}; it differs from "
          f"the same at dt/2 by {convergence:.1e}.",
          f"During this section: {machine_load()}."],
@@ -922,6 +1022,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=2**22,
                         help="give up the dt search beyond this many steps per trajectory")
     parser.add_argument("--reference-dt", type=float, default=1 / 2**10)
+    parser.add_argument("--cfl-max-dt", type=float, default=0.25,
+                        help="longest step of the CFL-stepped row of section 2")
     parser.add_argument("--scaling-size", type=int, default=128)
     parser.add_argument("--scaling-batch", type=int, default=32)
     parser.add_argument("--json", type=Path, help="also write all results to this file")
@@ -964,7 +1066,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             max_steps=arguments.max_steps, reference_dt=arguments.reference_dt,
             project_initial_condition=arguments.project_ic,
             repeats=max(arguments.repeats, 11), refine=not arguments.no_refine,
-            with_float64=arguments.fno_cn_float64,
+            with_float64=arguments.fno_cn_float64, cfl_max_dt=arguments.cfl_max_dt,
         )
         results["accuracy"] = {k: asdict(v) for k, v in bench_accuracy(setting).items()}
     if "scaling" in arguments.sections:

@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import yaml
 from helpers import tiny_recipe
 
@@ -48,9 +49,11 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-def test_resume_after_kill_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("time_step", [{"dt": 0.01}, {"dt": 0.1, "courant": 0.05}],
+                         ids=["fixed", "cfl"])
+def test_resume_after_kill_is_bit_identical(tmp_path, time_step):
     recipe = write_recipe(tmp_path / "r.yaml", solve_resolution=64, store_resolution=32,
-                          dt=0.01, t_end=2.0, chunk_size=2)
+                          t_end=2.0, chunk_size=2, **time_step)
     reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
     assert cli("generate", str(recipe), "--out", str(reference)).returncode == 0
 

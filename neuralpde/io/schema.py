@@ -30,8 +30,8 @@ Root attributes (all required):
     attr ``field_names`` (list of str). Each dataset has bool attrs ``sample_varying`` and
     ``time_varying`` and shape ``[n_trajectories if sample_varying] + [n_time if time_varying]``.
     Simulation parameters that vary per trajectory are ``(n_trajectories,)``; physical invariants
-    over time (energy, enstrophy, mean vorticity, mass, boundary flux) are
-    ``(n_trajectories, n_time)``.
+    over time (energy, enstrophy, mean vorticity, mass, boundary flux) and the CFL-chosen
+    ``time_step`` are ``(n_trajectories, n_time)``.
 
 ``t0_fields/``, ``t1_fields/``, ``t2_fields/`` (all three present, possibly empty):
     attr ``field_names``; each field dataset has attrs ``dim_varying`` (bool per spatial dim),
