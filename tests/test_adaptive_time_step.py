@@ -144,7 +144,7 @@ def cfl_recipe(**changes):
 
 def test_generation_with_cfl_steps_records_them_and_matches_single_trajectories(tmp_path):
     """Each trajectory in a sharded, vmapped chunk takes the steps it takes alone, and the file
-    records them: h = Δ/m, never above dt, at the CFL limit when it binds."""
+    records them: h = Δ/m, never above dt, and below it where the CFL condition binds."""
     recipe = cfl_recipe()
     generate(recipe, tmp_path, progress=False)
     assert validate(tmp_path / recipe.name)
