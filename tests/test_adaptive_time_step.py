@@ -146,7 +146,7 @@ def test_generation_with_cfl_steps_records_them_and_matches_single_trajectories(
     """Each trajectory in a sharded, vmapped chunk takes the steps it takes alone, and the file
     records them: h = Δ/m, never above dt, and below it where the CFL condition binds."""
     recipe = cfl_recipe()
-    generate(recipe, tmp_path, progress=False)
+    generate(recipe, tmp_path, progress=False, vectorize=True)
     assert validate(tmp_path / recipe.name)
     with TrajectoryFile(split_file(tmp_path, recipe, "train")) as f:
         fields, time_step = f.fields(), f.scalar("time_step")
