@@ -46,7 +46,13 @@ from _report import fmt, machine_load, print_table
 from neuralpde.grid import PeriodicGrid2D
 from neuralpde.ic import gaussian_random_field
 from neuralpde.pde import NavierStokes2D, fno_forcing
-from neuralpde.solvers import STEPPERS, CFLAdaptiveInterval, repeat, rollout
+from neuralpde.solvers import (
+    STEPPERS,
+    CFLAdaptiveInterval,
+    repeat,
+    rollout,
+    speed_tracking_rollout,
+)
 
 # The ns2d-fno-nu1e-3 setting (Li et al. 2021): unit torus, ν = 1e-3, no drag, FNO forcing.
 DOMAIN_LENGTH = 1.0
@@ -614,14 +620,10 @@ def cfl_trajectory_function(problem: Problem, setting: AccuracySetting):
         interval = CFLAdaptiveInterval(STEPPERS["etdrk4"], pde, setting.frame_interval,
                                        setting.cfl_max_dt, courant, problem.grid.dx)
 
-        def step(carry):
-            w_hat, speed, _ = carry
-            w_hat, h = interval(w_hat, speed)
-            return w_hat, pde.max_speed(w_hat), h
-
-        speed = pde.max_speed(state)
-        return rollout(step, frames, observe=lambda c: (jnp.fft.irfft2(c[0], s=(n, n)), c[2]))(
-            (state, speed, interval.step_size(speed)))
+        return speed_tracking_rollout(
+            interval, interval.step_size, pde.max_speed, frames,
+            observe=lambda c: (jnp.fft.irfft2(c[0], s=(n, n)), c[2]),
+        )(state)
 
     return run
 

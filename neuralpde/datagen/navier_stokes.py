@@ -29,7 +29,7 @@ from neuralpde.grid import PeriodicGrid2D
 from neuralpde.ic import energy_spectrum_field, gaussian_random_field, taylor_green
 from neuralpde.io import FileLayout
 from neuralpde.pde import NavierStokes2D, fno_forcing, kolmogorov_forcing
-from neuralpde.solvers import STEPPERS, CFLAdaptiveInterval, repeat, rollout
+from neuralpde.solvers import STEPPERS, CFLAdaptiveInterval, repeat, speed_tracking_rollout
 
 
 def solve_grid(recipe: NavierStokesRecipe) -> PeriodicGrid2D:
@@ -138,16 +138,11 @@ def simulate_trajectory(recipe: NavierStokesRecipe, key: PRNGKeyArray) -> dict[s
             frame["velocity"] = jnp.moveaxis(velocity, 0, -1)
         return frame
 
-    def step(carry):
-        w_hat, speed, _ = carry
-        w_hat, dt = advance(w_hat, speed)
-        return w_hat, pde.max_speed(w_hat), dt
-
     w_hat = burn_in(grid.to_spectral(initial_vorticity(recipe, ic_key, grid, dtype)))
-    speed = pde.max_speed(w_hat)
-    frames = rollout(step, recipe.n_frames - 1, include_init=True, observe=observe)(
-        (w_hat, speed, first_step(speed))
-    )
+    frames = speed_tracking_rollout(
+        advance, first_step, pde.max_speed, recipe.n_frames - 1, include_init=True,
+        observe=observe,
+    )(w_hat)
     frames["viscosity"] = viscosity
     return frames
 

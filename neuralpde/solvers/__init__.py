@@ -1,7 +1,7 @@
 """Time steppers: spectral steppers with the shared rollout, and the porous-medium diffrax solve."""
 
 from neuralpde.solvers._base import AbstractStepper, SemiLinearPDE
-from neuralpde.solvers.adaptive import AdvectivePDE, CFLAdaptiveInterval
+from neuralpde.solvers.adaptive import AdvectivePDE, CFLAdaptiveInterval, speed_tracking_rollout
 from neuralpde.solvers.etdrk2 import ETDRK2
 from neuralpde.solvers.etdrk4 import ETDRK4
 from neuralpde.solvers.fno_crank_nicolson import FNOCrankNicolson
@@ -27,4 +27,5 @@ __all__ = [
     "repeat",
     "rollout",
     "solve_porous_medium",
+    "speed_tracking_rollout",
 ]

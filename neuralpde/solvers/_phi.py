@@ -5,8 +5,8 @@ ETDRK combinations have closed forms such as ``(e^z − 1 − z)/z²`` that lose
 cancellation near ``z = 0``. Each function below therefore sums its Taylor series (Horner form,
 ``_TERMS`` terms: truncation below ``1/23!`` relative) where ``|z| < 1`` and uses the closed form
 elsewhere, where the cancellation costs at most about one and a half digits. Against 40-digit
-values this is accurate to 4e-14 in float64 and 4e-6 in float32 (relative, worst at the root of
-the ETDRK4 weight ``b₁`` near ``z = −2.7``; 2e-7 elsewhere). Unlike a contour integral
+(mpmath) values this is accurate to 4e-14 in float64 and 4e-6 in float32 (relative, worst at the
+root of the ETDRK4 weight ``b₁`` near ``z = −2.7``; 2e-7 elsewhere). Unlike a contour integral
 (Kassam & Trefethen, 2005) it costs a few dozen flops per mode, so CFL-adaptive stepping can
 recompute the coefficients from a traced step size (:mod:`neuralpde.solvers.adaptive`).
 """

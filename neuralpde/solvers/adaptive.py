@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import equinox as eqx
 import jax
@@ -11,6 +12,9 @@ import jax.numpy as jnp
 
 from neuralpde._typing import Array, Complex, Float, Int
 from neuralpde.solvers._base import AbstractStepper, SemiLinearPDE
+from neuralpde.solvers.rollout import rollout
+
+Observation = TypeVar("Observation")
 
 
 class AdvectivePDE(SemiLinearPDE, Protocol):
@@ -85,3 +89,35 @@ class CFLAdaptiveInterval(eqx.Module):
         h = self.interval / steps.astype(jnp.result_type(speed))
         step = self.stepper(self.pde, h)
         return jax.lax.fori_loop(0, steps, lambda _, s: step(s), state), h
+
+
+def speed_tracking_rollout(
+    advance: Callable[[Array, Array], tuple[Array, Array]],
+    step_size: Callable[[Array], Array],
+    max_speed: Callable[[Array], Array],
+    n: int,
+    *,
+    include_init: bool = False,
+    observe: Callable[[tuple[Array, Array, Array]], Observation] | None = None,
+) -> Callable[[Array], Observation]:
+    """:func:`rollout` of ``n`` intervals whose carry is ``(state, max|u|, h)``.
+
+    ``advance(state, max|u|) -> (state one interval later, step size used)`` (a
+    :class:`CFLAdaptiveInterval`, or a fixed-step equivalent); ``max|u|`` is computed once per
+    interval and handed both to the next interval's step choice and to ``observe``, which sees
+    ``(state, max|u|, h)`` with ``h`` the step that led there (at the start, ``step_size(max|u|)``,
+    the one assigned there).
+    """
+
+    def step(carry):
+        state, speed, _ = carry
+        state, h = advance(state, speed)
+        return state, max_speed(state), h
+
+    def run(state0):
+        speed = max_speed(state0)
+        return rollout(step, n, include_init=include_init, observe=observe)(
+            (state0, speed, step_size(speed))
+        )
+
+    return run
