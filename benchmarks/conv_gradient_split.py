@@ -15,12 +15,14 @@ faults and the system CPU time per call (``getrusage``, both threads together): 
 allocates its temporaries per call, and allocations above glibc's mmap threshold are fresh
 pages that the kernel faults in and zeroes on first touch.
 
-Ours: jitted, one XLA host device with Eigen's convolutions (``neuralpde train``'s setting);
-PyTorch eager on as many threads as cores. Medians over ``--repeats`` interleaved rounds of
+Ours: jitted, one XLA host device with Eigen's convolutions; with ``--reuse-host-memory``
+also :func:`neuralpde.training.reuse_host_memory`, as ``neuralpde train`` does. PyTorch eager
+on as many threads as cores. Medians over ``--repeats`` interleaved rounds of
 ``--calls`` calls after a warm-up; compile times apart. Ratio = PyTorch time / ours: > 1 means
 ours is faster.
 
     .venv/bin/python benchmarks/conv_gradient_split.py        # ~2 min
+    .venv/bin/python benchmarks/conv_gradient_split.py --reuse-host-memory
 """
 
 from __future__ import annotations
@@ -99,11 +101,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--calls", type=int, default=3, help="calls per round")
+    parser.add_argument("--reuse-host-memory", action="store_true",
+                        help="as neuralpde train does (before JAX's first computation)")
     args = parser.parse_args()
+    if args.reuse_host_memory:
+        from neuralpde.training import reuse_host_memory
+
+        reuse_host_memory()
     torch.set_num_threads(os.cpu_count())
     print(f"U-Net, batch {BATCH}, {HISTORY} frames in at {SIZE}²; JAX {jax.__version__} on "
-          f"{jax.device_count()} device, PyTorch {torch.__version__} on "
-          f"{torch.get_num_threads()} threads; {machine_load()}")
+          f"{jax.device_count()} device (reuse_host_memory: {args.reuse_host_memory}), "
+          f"PyTorch {torch.__version__} on {torch.get_num_threads()} threads; {machine_load()}")
     mine, arguments = ours_phases()
     theirs = peer_phases()
     compile_s, runs = {}, {}

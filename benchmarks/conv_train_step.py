@@ -11,8 +11,9 @@ circular padding throughout. The models (``MODELS``):
 
 Ours is trained by the real :class:`neuralpde.training.TrainStep` (``OneStep``, ``mse`` on the
 state, ``make_optimizer``'s clip + AdamW), the batch sharded over a ``data`` mesh of
-``--devices`` XLA host devices, with XLA's Eigen convolutions, as ``neuralpde train`` does
-(one device per core and ``EIGEN_CONV`` for these models). The peer of each is its PyTorch
+``--devices`` XLA host devices, with XLA's Eigen convolutions and
+:func:`neuralpde.training.reuse_host_memory`, as ``neuralpde train`` does (one device,
+``EIGEN_CONV``). The peer of each is its PyTorch
 port in ``_torch_convnets.py`` (same blocks, widths and parameter count; ``--check`` copies our
 weights into it and compares the outputs), trained by PyTorch eager with ``clip_grad_norm_`` and
 ``torch.optim.AdamW``, with ``torch.set_num_threads`` from ``--threads``.
@@ -67,6 +68,7 @@ class Variant:
     nnx_group_norm: bool = False
     dtype: str = "float32"
     devices: int = 1
+    reuse_host_memory: bool = True
 
 
 VARIANTS = {
@@ -88,6 +90,10 @@ VARIANTS = {
                               "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"),
     "vector-512": Variant("512-bit vectors", f"{EIGEN_CONV} --xla_cpu_prefer_vector_width=512"),
     "bf16": Variant("bfloat16 activations (float32 parameters)", dtype="bfloat16"),
+    "fresh-pages": Variant("without reuse_host_memory (JAX's defaults: temporaries on fresh "
+                           "pages every step)", reuse_host_memory=False),
+    "fresh-pages-2dev": Variant("the same on 2 host devices (neuralpde train before "
+                                "reuse_host_memory)", reuse_host_memory=False, devices=2),
 }
 
 
@@ -153,6 +159,10 @@ def ours(model: str, devices: int, variant: str, batch: int = BATCH) -> JaxTrain
     spec = VARIANTS.get(variant, Variant("as is", devices=devices))
     flags = f"{os.environ.get('XLA_FLAGS', '')} {spec.flags}"
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={spec.devices}"
+    if spec.reuse_host_memory:
+        from neuralpde.training import reuse_host_memory
+
+        reuse_host_memory()
     if spec.previous:
         use_previous_layers()
     if spec.nnx_group_norm:
@@ -238,20 +248,24 @@ def main() -> None:
 
     print(f"batch {args.batch} × {HISTORY} frames in, 1 out, {SIZE}²; {os.cpu_count()} CPUs; "
           f"load at start {load()}", flush=True)
-    workers = []
+    # One model at a time: the workers of both models together hold about the machine's 24 GiB.
+    workers, times, loads, peaks = [], [], [], []
     for model in args.models:
         common = ["--worker-model", model, "--warmup", str(args.warmup), "--batch",
                   str(args.batch)]
+        group = []
         for devices in args.devices:
-            workers.append(Worker(__file__, [*common, "--worker", "ours", "--worker-devices",
-                                             str(devices)], model=model, kind="ours"))
+            group.append(Worker(__file__, [*common, "--worker", "ours", "--worker-devices",
+                                           str(devices)], model=model, kind="ours"))
         for variant in args.variants:
-            workers.append(Worker(__file__, [*common, "--worker", "ours", "--worker-variant",
-                                             variant], model=model, kind="ours"))
+            group.append(Worker(__file__, [*common, "--worker", "ours", "--worker-variant",
+                                           variant], model=model, kind="ours"))
         for threads in args.threads:
-            workers.append(Worker(__file__, [*common, "--worker", "peer", "--threads",
-                                             str(threads)], model=model, kind="peer"))
-    times, loads, peaks = interleave(workers, args.repeats, args.steps)
+            group.append(Worker(__file__, [*common, "--worker", "peer", "--threads",
+                                           str(threads)], model=model, kind="peer"))
+        group_times, group_loads, group_peaks = interleave(group, args.repeats, args.steps)
+        workers, times, peaks = workers + group, times + group_times, peaks + group_peaks
+        loads += group_loads
     end_load = load()
 
     rows = []

@@ -40,10 +40,15 @@ BATCH, HISTORY, SIZE = 16, 10, 64
 
 
 def ours(modes: int, width: int, depth: int, devices: int) -> JaxTraining:
-    """Our FNO on a ``data`` mesh of ``devices`` host devices."""
+    """Our FNO on a ``data`` mesh of ``devices`` host devices, reusing host memory as
+    ``neuralpde train`` does."""
     flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
     from flax import nnx
+
+    from neuralpde.training import reuse_host_memory
+
+    reuse_host_memory()
 
     from neuralpde.models import FNO
 

@@ -27,10 +27,6 @@ def use_every_core(batch_size: int | None = None) -> None:
 # YNNPACK's, its default in the pinned jaxlib (U-Net train step at 64² × 16: 806 against
 # 1268 ms; benchmarks/README.md). The flag only concerns the CPU backend.
 EIGEN_CONVOLUTIONS = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
-# Models whose training step runs faster split over one host device per core (U-Net and
-# SineNet-8 at 64² × 16: 1.15× with Eigen's convolutions, 1.5–1.7× with YNNPACK's;
-# benchmarks/conv_train_step.py): one XLA:CPU device leaves a core idle in parts of the step.
-CONVOLUTIONAL_MODELS = ("unet", "sinenet")
 
 
 def use_eigen_convolutions() -> None:
@@ -88,10 +84,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # Training an FNO or a transformer runs no faster split over host devices (one CPU device
-    # already uses every core for its matmuls: benchmarks/README.md); FFT-bound generation and
-    # rollouts do, and so do convolutional models and online training, whose generator runs in
-    # the training program.
+    # Training runs fastest on one CPU device that reuses its host memory (one device already
+    # uses every core for its matmuls and convolutions: benchmarks/README.md); FFT-bound
+    # generation and rollouts run faster split over one device per core, and so does online
+    # training, whose generator runs in the training program.
     use_eigen_convolutions()
     if args.command in ("generate", "quickstart", "evaluate"):
         use_every_core()
@@ -99,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         every_core, batch_size = _trains_on_every_core(args)
         if every_core:
             use_every_core(batch_size)
+        from neuralpde.training.host_memory import reuse_host_memory
+
+        reuse_host_memory()
     from neuralpde.config import ConfigError
     from neuralpde.data import DataError
     from neuralpde.datagen import GenerationError
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _trains_on_every_core(args) -> tuple[bool, int | None]:
     """Whether a ``train`` command (its config, ``--set`` or the resumed run's config) trains
-    online (``data.source: online``) or a convolutional model, and its batch size if given."""
+    online (``data.source: online``), and its batch size if given."""
     overrides = dict(o.replace(" ", "").split("=", 1) for o in args.overrides if "=" in o)
     path = args.config or (os.path.join(args.resume, "config.yaml") if args.resume else None)
     import yaml
@@ -127,13 +126,12 @@ def _trains_on_every_core(args) -> tuple[bool, int | None]:
         config = None  # the run itself reports a bad config
     config = config if isinstance(config, dict) else {}
     source = overrides.get("data.source", (config.get("data") or {}).get("source"))
-    kind = overrides.get("model.kind", (config.get("model") or {}).get("kind"))
     batch_size = overrides.get("batch_size", config.get("batch_size"))
     try:
         batch_size = int(batch_size)
     except (TypeError, ValueError):
         batch_size = None
-    return source == "online" or kind in CONVOLUTIONAL_MODELS, batch_size
+    return source == "online", batch_size
 
 
 def _run(args) -> int:

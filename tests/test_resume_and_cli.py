@@ -91,9 +91,9 @@ def test_every_shipped_recipe_loads():
 
 
 def test_train_picks_devices_and_eigen_convolutions_before_jax_starts(tmp_path, monkeypatch):
-    """Convolutional and online training split the batch over one host device per core (the
-    largest divisor of the batch size not above the core count); an FNO trains on one device.
-    Every command selects XLA:CPU's Eigen convolutions unless ``XLA_FLAGS`` already chooses."""
+    """Online training splits the batch over one host device per core (the largest divisor of
+    the batch size not above the core count); other training runs on one device. Every command
+    selects XLA:CPU's Eigen convolutions unless ``XLA_FLAGS`` already chooses."""
     from argparse import Namespace
 
     from neuralpde import cli
@@ -101,10 +101,8 @@ def test_train_picks_devices_and_eigen_convolutions_before_jax_starts(tmp_path, 
     config = tmp_path / "unet.yaml"
     config.write_text(yaml.safe_dump({"model": {"kind": "unet"}, "batch_size": 6}))
     train = Namespace(command="train", config=str(config), resume=None, overrides=[])
-    assert cli._trains_on_every_core(train) == (True, 6)
-    fno = Namespace(**{**vars(train), "overrides": ["model.kind=fno"]})
-    assert cli._trains_on_every_core(fno) == (False, 6)
-    online = Namespace(**{**vars(fno), "overrides": ["model.kind=fno", "data.source = online"]})
+    assert cli._trains_on_every_core(train) == (False, 6)
+    online = Namespace(**{**vars(train), "overrides": ["data.source = online"]})
     assert cli._trains_on_every_core(online)[0]
     missing = Namespace(**{**vars(train), "config": str(tmp_path / "missing.yaml")})
     assert cli._trains_on_every_core(missing) == (False, None)

@@ -3,6 +3,7 @@
 from neuralpde.training.checkpoint import CheckpointError, Checkpoints
 from neuralpde.training.config import DataConfig, EvaluationConfig, TrainConfig
 from neuralpde.training.emulator import predict_next, rollout_model
+from neuralpde.training.host_memory import reuse_host_memory
 from neuralpde.training.loop import TrainingDivergedError, TrainResult, resume, train
 from neuralpde.training.losses import LOSSES, h_minus_1, mse, relative_l2
 from neuralpde.training.objectives import OBJECTIVES, OneStep, Pushforward, Unrolled
@@ -36,6 +37,7 @@ __all__ = [
     "relative_l2",
     "residual_penalty_for",
     "resume",
+    "reuse_host_memory",
     "rollout_model",
     "train",
 ]
