@@ -13,10 +13,11 @@ glibc's heap, where the next call finds it:
   calling thread, whose allocations come from glibc's main heap. Blocks allocated on other
   threads come from per-thread arenas, capped at 64 MB, and are still mapped afresh.
 
-Neither alone changed the U-Net step measurably; together they took it from 604 to 485 ms
-(``benchmarks/README.md``). The cost: the process keeps its peak heap until it exits, and a
-single-device computation no longer overlaps with the Python code that dispatched it. Computations
-over several devices and accelerator backends are unaffected.
+Neither alone made the U-Net step faster; together they took it from 605 ms (two devices,
+fresh pages) to 496 ms on one device, 1.15× PyTorch (``benchmarks/README.md``). The cost: the
+process keeps its peak heap until it exits, and a single-device computation no longer overlaps
+with the Python code that dispatched it. Computations over several devices and accelerator
+backends are unaffected.
 """
 
 from __future__ import annotations
