@@ -46,12 +46,10 @@ def ours(modes: int, width: int, depth: int, devices: int) -> JaxTraining:
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
     from flax import nnx
 
+    from neuralpde.models import FNO
     from neuralpde.training import reuse_host_memory
 
-    reuse_host_memory()
-
-    from neuralpde.models import FNO
-
+    reuse_host_memory()  # before the model's initialisation, JAX's first computation
     model = FNO(HISTORY, 1, (modes, modes), width=width, depth=depth, rngs=nnx.Rngs(0))
     return JaxTraining(f"neuralpde FNO (JAX), {devices} device{'s' * (devices > 1)}", model,
                        BATCH, HISTORY, SIZE)

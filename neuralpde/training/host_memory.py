@@ -3,7 +3,7 @@
 XLA:CPU allocates a compiled computation's temporaries anew on every call, as one block (518 MB
 for the U-Net training step of ``benchmarks/conv_train_step.py``). glibc serves blocks above its
 mmap threshold (at most 32 MB) from fresh mappings and unmaps them when freed, so on every call
-the kernel faults in and zeroes each page again: about 127,000 page faults and 0.23 s of system
+the kernel faults in and zeroes each page again: about 122,000 page faults and 0.23 s of system
 CPU time per U-Net step (``benchmarks/conv_gradient_split.py``). Two settings keep the block in
 glibc's heap, where the next call finds it:
 
